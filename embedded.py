@@ -1,0 +1,29 @@
+"""Embedded servers for a machine that has none: PostgreSQL from the `pgserver` wheel.
+
+With no DATABASE_URL the service (and the tests) start a real PostgreSQL from the `pgserver`
+package, with its data in `<data_dir>/postgres`, and say so in the log. The server is shared by
+every process that asks for the same folder and stops when the last of them exits.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def start_postgres(data_dir: Path) -> str:
+    """Start (or join) the embedded PostgreSQL under data_dir and return its URL."""
+    import pgserver  # imported here: starting a server is a run-time act, never an import-time one
+
+    folder = data_dir / "postgres"
+    folder.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    url: str = server.get_uri()
+    log.warning(
+        "DATABASE_URL is not set: using the embedded PostgreSQL (pgserver) in %s. "
+        "Set DATABASE_URL to use a real server.",
+        folder,
+    )
+    return url
