@@ -1,0 +1,159 @@
+"""The HTTP service and its command line.
+
+`create_app(settings)` builds the Starlette application: routes, the lifespan that opens and
+closes the pool, and the GraphQL view. `app` is what `uvicorn app:app` serves: it reads the
+environment when the server starts it, never at import. `python app.py migrate | seed | serve |
+export-schema` are the commands; each reads the environment once, at its start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import asyncpg
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.schema import BaseSchema
+
+from context import Context
+from database import Database, RequestCounts, create_pool
+from embedded import start_postgres
+from loaders import Loaders
+from request_scope import DebugCounts, RequestScope
+from schema.schema import build_schema
+from settings import Settings
+from sql.migrate import migrate
+
+log = logging.getLogger("polycool")
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """Strawberry's ASGI view with a typed context: fresh loaders for every request."""
+
+    def __init__(self, schema: BaseSchema, settings: Settings) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        self.settings = settings
+
+    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
+        database: Database = request.app.state.database
+        return Context(
+            request=request,
+            response=response,
+            settings=self.settings,
+            database=database,
+            loaders=Loaders.for_request(database),
+            request_id=request.state.request_id,
+            counts=getattr(request.state, "counts", RequestCounts()),
+            debug_counts=self.settings.app_env != "production"
+            and request.headers.get("x-debug-counts") == "1",
+        )
+
+
+def database_url(settings: Settings) -> str:
+    return settings.database_url or start_postgres(settings.data_dir)
+
+
+def create_app(settings: Settings) -> Starlette:
+    schema = build_schema(extensions_extra=[DebugCounts])
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = await create_pool(database_url(settings), settings)
+        app.state.database = Database(pool)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    view = GraphQLView(schema, settings)
+    return Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        middleware=[Middleware(RequestScope)],
+        lifespan=lifespan,
+    )
+
+
+class _AppFromEnvironment:
+    """`uvicorn app:app`: the app is built from the environment when the server starts it."""
+
+    def __init__(self) -> None:
+        self._app: Starlette | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._app is None:
+            self._app = create_app(Settings.from_env(os.environ))
+        await self._app(scope, receive, send)
+
+
+app = _AppFromEnvironment()
+
+
+async def _migrate(settings: Settings) -> None:
+    connection = await asyncpg.connect(database_url(settings))
+    try:
+        applied = await migrate(connection)
+    finally:
+        await connection.close()
+    print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
+
+
+async def _seed(settings: Settings, users: int, seed: int) -> None:
+    from seed import seed_database  # the snapshot and generator are only needed here
+
+    connection = await asyncpg.connect(database_url(settings))
+    try:
+        report = await seed_database(connection, users=users, seed=seed)
+    finally:
+        await connection.close()
+    print(report)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.py", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="apply pending SQL migrations")
+    seed_command = commands.add_parser("seed", help="load the market snapshot and demo users")
+    seed_command.add_argument("--users", type=int, default=500)
+    seed_command.add_argument("--seed", type=int, default=1)
+    commands.add_parser("serve", help="run the HTTP service")
+    commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
+    args = parser.parse_args(argv)
+
+    settings = Settings.from_env(os.environ)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "export-schema":
+        print(build_schema().as_str())
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings))
+    elif args.command == "seed":
+        asyncio.run(_seed(settings, args.users, args.seed))
+    elif args.command == "serve":
+        import uvicorn
+
+        if settings.graphiql:
+            log.info("GraphiQL on http://%s:%s/graphql", settings.host, settings.port)
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Opaque, signed keyset cursors for trendingMarkets.
+
+A cursor is the last market's (volume, id), HMAC-signed with the deployment's cursor secret,
+so a cursor the server did not issue (edited, forged, from another deployment) is refused
+instead of silently starting somewhere else. Keyset, not offset: a page costs the same at any
+depth, and markets moving up or down between requests never make a walk repeat or skip one
+that did not move.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from decimal import Decimal, InvalidOperation
+
+from errors import BadUserInput
+
+_MAC_BYTES = 16
+
+
+def encode_cursor(volume: Decimal, market_id: str, secret: str) -> str:
+    payload = f"{volume}|{market_id}".encode()
+    mac = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, secret: str, *, field: str = "after") -> tuple[Decimal, str]:
+    """(volume, id) of the market the cursor points after; BadUserInput if not ours."""
+    refused = BadUserInput(
+        f"{field}: {cursor[:80]!r} is not a cursor this server issued; "
+        "pass an endCursor or cursor from a previous page, or omit it.",
+        field=field,
+    )
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise refused from None
+    mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
+    expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    if len(mac) != _MAC_BYTES or not hmac.compare_digest(mac, expected):
+        raise refused
+    volume, _, market_id = payload.decode().partition("|")
+    try:
+        return Decimal(volume), market_id
+    except InvalidOperation:
+        raise refused from None

@@ -1,0 +1,123 @@
+"""What a client sees when something goes wrong, and what the log keeps.
+
+User errors (`UserError` and its kinds) keep their message and carry a code in `extensions`.
+Errors before execution get the contract's codes: GRAPHQL_PARSE_FAILED,
+GRAPHQL_VALIDATION_FAILED, and BAD_USER_INPUT for a variable that is missing or cannot be
+coerced. Anything else is a bug or an outage: its message is replaced (no SQL, no stack trace
+reaches the client), and it is logged with the request id that the client is given.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+log = logging.getLogger(__name__)
+
+INTERNAL_MESSAGE = "Internal server error. Quote the request id when reporting it."
+
+
+class UserError(Exception):
+    """A request the service refuses; the message names the field, the value and the rule."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class BadUserInput(UserError):
+    code = "BAD_USER_INPUT"
+
+
+class NotFound(UserError):
+    code = "NOT_FOUND"
+
+
+class Busy(UserError):
+    """The service is saturated; the client should retry shortly."""
+
+    code = "SERVICE_BUSY"
+
+
+def _request_id(execution_context: ExecutionContext | None) -> str | None:
+    context = getattr(execution_context, "context", None)
+    return getattr(context, "request_id", None)
+
+
+def _is_internal(error: GraphQLError) -> bool:
+    original = error.original_error
+    return original is not None and not isinstance(original, (UserError, GraphQLError))
+
+
+def log_internal_errors(
+    errors: list[GraphQLError], execution_context: ExecutionContext | None
+) -> None:
+    for error in errors:
+        if _is_internal(error):
+            log.error(
+                "internal error in %s (request %s)",
+                ".".join(str(p) for p in error.path or ()) or "operation",
+                _request_id(execution_context),
+                exc_info=error.original_error,
+            )
+
+
+def _with_code(error: GraphQLError, code: str, **more: Any) -> None:
+    error.extensions = {**(error.extensions or {}), "code": code, **more}
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error the contract's code and masks internal ones."""
+
+    def on_parse(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            _with_code(error, "GRAPHQL_PARSE_FAILED")
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        for error in self.execution_context.pre_execution_errors or ():
+            if "code" not in (error.extensions or {}):
+                _with_code(error, "GRAPHQL_VALIDATION_FAILED")
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        request_id = _request_id(self.execution_context)
+        shaped: list[GraphQLError] = []
+        for error in result.errors:
+            original = error.original_error
+            if "code" in (error.extensions or {}):
+                shaped.append(error)
+            elif isinstance(original, UserError):
+                extensions = {"code": original.code}
+                if original.field:
+                    extensions["field"] = original.field
+                _with_code(error, **extensions)
+                shaped.append(error)
+            elif _is_internal(error):
+                shaped.append(
+                    GraphQLError(
+                        INTERNAL_MESSAGE,
+                        nodes=error.nodes,
+                        path=error.path,
+                        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+                    )
+                )
+            else:
+                # A GraphQLError raised by graphql-core while executing: with no path, the
+                # variables could not be coerced (before any resolver ran); with a path, a
+                # value failed to parse as its scalar, both the client's input.
+                _with_code(error, "BAD_USER_INPUT")
+                shaped.append(error)
+        result.errors = shaped

@@ -1,0 +1,82 @@
+"""What belongs to one HTTP request: its id, its SQL / Redis counts, and its log line.
+
+A pure ASGI middleware (not BaseHTTPMiddleware, which runs the app in another task and would
+hide the ContextVar from it) gives each request an id (the client's X-Request-ID if it sent a
+sane one), starts its counts, returns the id in X-Request-ID, and logs one line at the end.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import SchemaExtension
+
+from database import RequestCounts, request_counts
+
+log = logging.getLogger("polycool.request")
+
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class RequestScope:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent if _SANE_ID.match(sent) else uuid.uuid4().hex
+        counts = RequestCounts()
+        scope.setdefault("state", {})["request_id"] = request_id
+        scope["state"]["counts"] = counts
+        token = request_counts.set(counts)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_counts.reset(token)
+            log.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "request_id": request_id,
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "sql": counts.sql,
+                    "redis": counts.redis,
+                },
+            )
+
+
+class DebugCounts(SchemaExtension):
+    """With X-Debug-Counts outside production, the response's extensions carry the counts."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        if not getattr(context, "debug_counts", False):
+            return {}
+        counts: RequestCounts = context.counts
+        return {"counts": {"sql": counts.sql, "redis": counts.redis}}

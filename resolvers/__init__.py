@@ -1,0 +1,1 @@
+"""Resolvers, one module per parent type; each function is named after its field."""

@@ -1,0 +1,104 @@
+"""Resolvers of Mutation's fields: hand the input to writes/, shape what it returns.
+
+Each write checks its whole input before it writes anything and runs in one transaction;
+these functions only translate between GraphQL types and the writes' plain values.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from context import Info
+from schema.enums import TriggerKind
+from schema.inputs import (
+    MarketPriceInput,
+    PositionSnapshotInput,
+    RecordTradeInput,
+    UpsertUserInput,
+)
+from schema.payloads import (
+    RecordTradePayload,
+    RejectedPriceUpdate,
+    SyncPositionsPayload,
+    TriggeredLevel,
+    UpdateMarketPricesPayload,
+)
+from schema.position import Position, position_from_row
+from schema.user import User, user_from_row
+from writes import levels, prices, sync, trades, users
+
+
+async def upsert_user(info: Info, input: UpsertUserInput) -> User:
+    row = await users.upsert_user(
+        info.context.database,
+        telegram_id=input.telegram_id,
+        username=input.username,
+        polygon_address=input.polygon_address,
+    )
+    return user_from_row(row)
+
+
+async def record_trade(info: Info, input: RecordTradeInput) -> RecordTradePayload:
+    row = await trades.record_trade(
+        info.context.database,
+        telegram_id=input.telegram_id,
+        market_id=input.market_id,
+        outcome=input.outcome,
+        side=input.side.value,
+        shares=input.shares,
+        price=input.price,
+    )
+    return RecordTradePayload(position=position_from_row(row))
+
+
+async def set_tp_sl(
+    info: Info,
+    position_id: strawberry.ID,
+    take_profit_price: Decimal | None = strawberry.UNSET,
+    stop_loss_price: Decimal | None = strawberry.UNSET,
+) -> Position:
+    row = await levels.set_tp_sl(
+        info.context.database,
+        position_id=position_id,
+        take_profit_price=take_profit_price,
+        stop_loss_price=stop_loss_price,
+    )
+    return position_from_row(row)
+
+
+async def sync_positions(
+    info: Info, telegram_id: strawberry.ID, positions: list[PositionSnapshotInput]
+) -> SyncPositionsPayload:
+    result = await sync.sync_positions(
+        info.context.database,
+        telegram_id=telegram_id,
+        holdings=[sync.Holding(p.token_id, p.shares, p.avg_price) for p in positions],
+    )
+    return SyncPositionsPayload(
+        opened=result.opened,
+        updated=result.updated,
+        closed=result.closed,
+        skipped_token_ids=result.skipped_token_ids,
+    )
+
+
+async def update_market_prices(
+    info: Info, updates: list[MarketPriceInput]
+) -> UpdateMarketPricesPayload:
+    result = await prices.update_market_prices(
+        info.context.database,
+        [prices.PriceUpdate(u.market_id, u.outcome_prices) for u in updates],
+    )
+    return UpdateMarketPricesPayload(
+        updated=result.updated,
+        rejected=[RejectedPriceUpdate(market_id=strawberry.ID(r.market_id), reason=r.reason)
+                  for r in result.rejected],
+        triggered=[
+            TriggeredLevel(
+                position_id=strawberry.ID(str(t.position_id)), kind=TriggerKind(t.kind), price=t.price
+            )
+            for t in result.triggered
+        ],
+    )

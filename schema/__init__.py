@@ -1,0 +1,1 @@
+"""Strawberry types only, one module per GraphQL type; schema.py assembles them."""

@@ -1,0 +1,39 @@
+"""The contract's input types. Optional fields default to UNSET: omitted leaves, null clears."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from schema.enums import TradeSide
+
+
+@strawberry.input
+class UpsertUserInput:
+    telegram_id: strawberry.ID
+    username: str | None = strawberry.UNSET
+    polygon_address: str | None = strawberry.UNSET
+
+
+@strawberry.input
+class RecordTradeInput:
+    telegram_id: strawberry.ID
+    market_id: strawberry.ID
+    outcome: str
+    side: TradeSide
+    shares: Decimal
+    price: Decimal
+
+
+@strawberry.input
+class PositionSnapshotInput:
+    token_id: str
+    shares: Decimal
+    avg_price: Decimal
+
+
+@strawberry.input
+class MarketPriceInput:
+    market_id: strawberry.ID
+    outcome_prices: list[Decimal]

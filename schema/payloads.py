@@ -1,0 +1,45 @@
+"""What the mutations return."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+from schema.enums import TriggerKind
+from schema.position import Position
+
+
+@strawberry.type
+class RecordTradePayload:
+    position: Position
+
+
+@strawberry.type
+class SyncPositionsPayload:
+    opened: int
+    updated: int
+    closed: int
+    skipped_token_ids: list[str] = strawberry.field(
+        description="Token ids that map to no known market, once each, in input order."
+    )
+
+
+@strawberry.type
+class RejectedPriceUpdate:
+    market_id: strawberry.ID
+    reason: str
+
+
+@strawberry.type
+class TriggeredLevel:
+    position_id: strawberry.ID
+    kind: TriggerKind
+    price: Decimal = strawberry.field(description="The outcome price that crossed the level.")
+
+
+@strawberry.type
+class UpdateMarketPricesPayload:
+    updated: int
+    rejected: list[RejectedPriceUpdate]
+    triggered: list[TriggeredLevel]

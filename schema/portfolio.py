@@ -1,0 +1,20 @@
+"""Portfolio: totals over a user's ACTIVE positions, computed when read."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+
+
+@strawberry.type
+class Portfolio:
+    position_count: int = strawberry.field(description="All ACTIVE positions.")
+    invested: Decimal = strawberry.field(
+        description="Sum of entryPrice x shares over positions with a known current price."
+    )
+    value: Decimal
+    pnl: Decimal
+    pnl_percent: Decimal | None = strawberry.field(
+        description="pnl / invested x 100; null when invested is 0."
+    )

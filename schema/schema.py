@@ -1,0 +1,68 @@
+"""Assembles Query and Mutation from the type modules and the resolvers into the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
+
+from errors import ErrorCodes, log_internal_errors
+from resolvers import mutation, query
+from schema.connection import MarketConnection
+from schema.market import Market
+from schema.payloads import RecordTradePayload, SyncPositionsPayload, UpdateMarketPricesPayload
+from schema.position import Position
+from schema.user import User
+
+
+@strawberry.type
+class Query:
+    user: User | None = strawberry.field(
+        resolver=query.user, description="Null for an unknown or malformed Telegram id."
+    )
+    position: Position | None = strawberry.field(
+        resolver=query.position, description="Null for an unknown or malformed id."
+    )
+    markets: list[Market | None] = strawberry.field(
+        resolver=query.markets,
+        description="One entry per id, same order, duplicates kept, null where unknown.",
+    )
+    market: Market | None = strawberry.field(resolver=query.market)
+    market_by_token: Market | None = strawberry.field(resolver=query.market_by_token)
+    market_by_condition: Market | None = strawberry.field(resolver=query.market_by_condition)
+    trending_markets: MarketConnection = strawberry.field(
+        resolver=query.trending_markets,
+        description="Open markets, highest volume first, ties by id. first: 1 to 100.",
+    )
+    search_markets: list[Market] = strawberry.field(
+        resolver=query.search_markets,
+        description="Titles holding more of the text's words first, then higher volume. "
+        "first: 1 to 50.",
+    )
+
+
+@strawberry.type
+class Mutation:
+    upsert_user: User = strawberry.field(resolver=mutation.upsert_user)
+    record_trade: RecordTradePayload = strawberry.field(resolver=mutation.record_trade)
+    set_tp_sl: Position = strawberry.field(resolver=mutation.set_tp_sl)
+    sync_positions: SyncPositionsPayload = strawberry.field(resolver=mutation.sync_positions)
+    update_market_prices: UpdateMarketPricesPayload = strawberry.field(
+        resolver=mutation.update_market_prices
+    )
+
+
+class PolycoolSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry logs every error, a user's typo included; we log only internal ones,
+        # with the request id the client is shown.
+        log_internal_errors(errors, execution_context)
+
+
+def build_schema(extensions_extra: Sequence[type[SchemaExtension]] = ()) -> strawberry.Schema:
+    return PolycoolSchema(query=Query, mutation=Mutation, extensions=[ErrorCodes, *extensions_extra])

@@ -1,0 +1,165 @@
+"""Fills the database with the snapshot's markets and generated users and positions.
+
+All of it runs in one transaction on the caller's connection: TRUNCATE ... RESTART IDENTITY,
+then one COPY per table (100k positions take well under a second). app_user.id is GENERATED
+ALWAYS, so users are copied without it and their ids are read back (telegram_id -> id) to fill
+position.user_id; as identities restart and rows are copied in a fixed order, the same seed gives
+the same ids, and every timestamp comes from the snapshot or the generator, never from now().
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import asyncpg
+
+from seed.generate import generate_positions, generate_users
+from seed.snapshot import read_snapshot
+from settings import ROOT
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SNAPSHOT = ROOT / "data" / "polymarket-markets-2025-09-25.json"
+
+# CASCADE: a later table that references these (a watchlist, say) is emptied with them.
+TRUNCATE = "TRUNCATE position, app_user, market RESTART IDENTITY CASCADE"
+USER_IDS = "SELECT telegram_id, id FROM app_user"
+
+# title_search is GENERATED and the ids are GENERATED ALWAYS: COPY leaves them out.
+MARKET_COLUMNS = (
+    "id",
+    "title",
+    "slug",
+    "condition_id",
+    "outcomes",
+    "outcome_prices",
+    "clob_token_ids",
+    "volume",
+    "liquidity",
+    "end_date",
+    "active",
+    "resolved",
+    "prices_updated_at",
+    "updated_at",
+)
+USER_COLUMNS = ("telegram_id", "username", "polygon_address", "created_at", "updated_at")
+POSITION_COLUMNS = (
+    "user_id",
+    "market_id",
+    "outcome",
+    "status",
+    "shares",
+    "entry_price",
+    "realized_pnl",
+    "take_profit_price",
+    "stop_loss_price",
+    "opened_at",
+    "closed_at",
+    "updated_at",
+)
+
+
+class PositionCounts(NamedTuple):
+    active: int
+    closed: int
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    markets: int
+    # (market id, reason) for each snapshot row left out.
+    skipped: list[tuple[str, str]]
+    users: int
+    positions: PositionCounts
+
+
+async def seed_database(
+    connection: asyncpg.Connection,
+    *,
+    users: int,
+    seed: int,
+    snapshot: Path = DEFAULT_SNAPSHOT,
+) -> SeedReport:
+    """Replace every market, user and position with the snapshot and `users` generated users."""
+    parsed = read_snapshot(snapshot)
+    # Generated before the transaction opens, so the tables are locked for the COPYs only.
+    rng = random.Random(seed)
+    seed_users = generate_users(users, rng)
+    seed_positions = generate_positions(seed_users, parsed.markets, rng)
+
+    async with connection.transaction():
+        await connection.execute(TRUNCATE)
+        await connection.copy_records_to_table(
+            "market",
+            columns=MARKET_COLUMNS,
+            records=[
+                (
+                    market.id,
+                    market.title,
+                    market.slug,
+                    market.condition_id,
+                    market.outcomes,
+                    market.outcome_prices,
+                    market.clob_token_ids,
+                    market.volume,
+                    market.liquidity,
+                    market.end_date,
+                    market.active,
+                    market.resolved,
+                    parsed.taken_at if market.outcome_prices is not None else None,
+                    parsed.taken_at,
+                )
+                for market in parsed.markets
+            ],
+        )
+        await connection.copy_records_to_table(
+            "app_user",
+            columns=USER_COLUMNS,
+            records=[
+                (u.telegram_id, u.username, u.polygon_address, u.created_at, u.created_at)
+                for u in seed_users
+            ],
+        )
+        user_ids = {row["telegram_id"]: row["id"] for row in await connection.fetch(USER_IDS)}
+        await connection.copy_records_to_table(
+            "position",
+            columns=POSITION_COLUMNS,
+            records=[
+                (
+                    user_ids[p.telegram_id],
+                    p.market_id,
+                    p.outcome,
+                    p.status,
+                    p.shares,
+                    p.entry_price,
+                    p.realized_pnl,
+                    p.take_profit_price,
+                    p.stop_loss_price,
+                    p.opened_at,
+                    p.closed_at,
+                    p.updated_at,
+                )
+                for p in seed_positions
+            ],
+        )
+
+    closed = sum(1 for position in seed_positions if position.status == "CLOSED")
+    report = SeedReport(
+        markets=len(parsed.markets),
+        skipped=parsed.skipped,
+        users=len(seed_users),
+        positions=PositionCounts(active=len(seed_positions) - closed, closed=closed),
+    )
+    log.info(
+        "Seeded %d markets (%d skipped), %d users, %d active and %d closed positions",
+        report.markets,
+        len(report.skipped),
+        report.users,
+        report.positions.active,
+        report.positions.closed,
+    )
+    return report

@@ -1,0 +1,72 @@
+"""Derived values of positions and portfolios, computed when read from the market's prices.
+
+Nothing here is stored: a price update is visible in every value at once. All arithmetic is
+Decimal (28 significant digits, so quotients keep well over the contract's 12).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+HUNDRED = Decimal(100)
+
+
+def outcome_price(
+    outcomes: Sequence[str], prices: Sequence[Decimal] | None, outcome: str
+) -> Decimal | None:
+    """The price of `outcome` (names match case-insensitively); None when there is none."""
+    if prices is None:
+        return None
+    wanted = outcome.casefold()
+    for name, price in zip(outcomes, prices, strict=False):
+        if name.casefold() == wanted:
+            return price
+    return None
+
+
+def value(shares: Decimal, current_price: Decimal | None) -> Decimal | None:
+    return None if current_price is None else shares * current_price
+
+
+def pnl(shares: Decimal, entry_price: Decimal, current_price: Decimal | None) -> Decimal | None:
+    return None if current_price is None else (current_price - entry_price) * shares
+
+
+def pnl_percent(entry_price: Decimal, current_price: Decimal | None) -> Decimal | None:
+    if current_price is None or entry_price == 0:
+        return None
+    return (current_price - entry_price) / entry_price * HUNDRED
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What the portfolio needs of one ACTIVE position."""
+
+    shares: Decimal
+    entry_price: Decimal
+    current_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class Totals:
+    position_count: int
+    invested: Decimal
+    value: Decimal
+    pnl: Decimal
+    pnl_percent: Decimal | None
+
+
+def totals(holdings: Iterable[Holding]) -> Totals:
+    """Counts every holding; sums money only over those whose current price is known."""
+    count = 0
+    invested = current_value = Decimal(0)
+    for holding in holdings:
+        count += 1
+        if holding.current_price is not None:
+            invested += holding.entry_price * holding.shares
+            current_value += holding.current_price * holding.shares
+    profit = current_value - invested
+    percent = None if invested == 0 else profit / invested * HUNDRED
+    return Totals(count, invested, current_value, profit, percent)

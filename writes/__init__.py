@@ -1,0 +1,1 @@
+"""The write side: one module per mutation, each its checks and its one transaction."""
