@@ -14,13 +14,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class Row(Protocol):
+    """A row by column name: an asyncpg Record, or a dict (as the cache will hold rows)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
 
 
 @dataclass
@@ -43,7 +50,7 @@ def count_sql() -> None:
 class Database:
     """Runs statements on a pool, or on one connection inside a transaction; counts each."""
 
-    def __init__(self, executor: asyncpg.Pool | asyncpg.Connection) -> None:
+    def __init__(self, executor: asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy) -> None:
         self._executor = executor
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
@@ -74,10 +81,8 @@ class Database:
 
 
 async def create_pool(database_url: str, settings: Settings) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(
+    return await asyncpg.create_pool(
         database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
     )
-    assert pool is not None  # asyncpg's stub says Optional; create_pool never returns None
-    return pool

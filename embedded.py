@@ -15,11 +15,13 @@ log = logging.getLogger(__name__)
 
 def start_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded PostgreSQL under data_dir and return its URL."""
-    import pgserver  # imported here: starting a server is a run-time act, never an import-time one
+    from pgserver.postgres_server import (
+        get_server,
+    )  # imported here: starting a server is a run-time act, never an import-time one
 
     folder = data_dir / "postgres"
     folder.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(folder, cleanup_mode="stop")
+    server = get_server(folder, cleanup_mode="stop")
     url: str = server.get_uri()
     log.warning(
         "DATABASE_URL is not set: using the embedded PostgreSQL (pgserver) in %s. "

@@ -8,12 +8,11 @@ request costs one query. A failed statement fails the whole batch and nothing is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from aiodataloader import DataLoader
 
 import sql
-from database import Database
+from database import Database, Row
 from schema.market import Market, market_from_row
 
 
@@ -53,6 +52,6 @@ class MarketByConditionLoader(DataLoader[str, Market | None]):
         return _in_key_order(condition_ids, {row["key"]: row for row in rows})
 
 
-def _in_key_order(keys: list[str], rows: Mapping[str, Any]) -> list[Market | None]:
+def _in_key_order(keys: list[str], rows: Mapping[str, Row]) -> list[Market | None]:
     # dataloader's contract: one value per key, in the keys' order; a miss is None.
     return [market_from_row(rows[key]) if key in rows else None for key in keys]

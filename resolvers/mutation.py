@@ -93,11 +93,15 @@ async def update_market_prices(
     )
     return UpdateMarketPricesPayload(
         updated=result.updated,
-        rejected=[RejectedPriceUpdate(market_id=strawberry.ID(r.market_id), reason=r.reason)
-                  for r in result.rejected],
+        rejected=[
+            RejectedPriceUpdate(market_id=strawberry.ID(r.market_id), reason=r.reason)
+            for r in result.rejected
+        ],
         triggered=[
             TriggeredLevel(
-                position_id=strawberry.ID(str(t.position_id)), kind=TriggerKind(t.kind), price=t.price
+                position_id=strawberry.ID(str(t.position_id)),
+                kind=TriggerKind(t.kind),
+                price=t.price,
             )
             for t in result.triggered
         ],

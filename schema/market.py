@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import strawberry
+
+from database import Row
 
 
 @strawberry.type(description="A Polymarket market. outcomePrices[i] is the price of outcomes[i].")
@@ -28,7 +28,7 @@ class Market:
     resolved: bool
 
 
-def market_from_row(row: Mapping[str, Any]) -> Market:
+def market_from_row(row: Row) -> Market:
     """Column names equal field names; only the id changes type (text -> ID)."""
     return Market(
         id=strawberry.ID(row["id"]),

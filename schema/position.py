@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import strawberry
 
+from database import Row
 from resolvers import positions
 from schema.enums import PositionStatus
 from schema.market import Market
@@ -45,7 +44,7 @@ class Position:
     )
 
 
-def position_from_row(row: Mapping[str, Any]) -> Position:
+def position_from_row(row: Row) -> Position:
     return Position(
         id=strawberry.ID(str(row["id"])),
         market_id=strawberry.ID(row["market_id"]),

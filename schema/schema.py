@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 
 import strawberry
 from graphql import GraphQLError
@@ -15,6 +16,7 @@ from schema.connection import MarketConnection
 from schema.market import Market
 from schema.payloads import RecordTradePayload, SyncPositionsPayload, UpdateMarketPricesPayload
 from schema.position import Position
+from schema.scalars import DecimalScalar
 from schema.user import User
 
 
@@ -65,4 +67,9 @@ class PolycoolSchema(strawberry.Schema):
 
 
 def build_schema(extensions_extra: Sequence[type[SchemaExtension]] = ()) -> strawberry.Schema:
-    return PolycoolSchema(query=Query, mutation=Mutation, extensions=[ErrorCodes, *extensions_extra])
+    return PolycoolSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[ErrorCodes, *extensions_extra],
+        scalar_overrides={Decimal: DecimalScalar},
+    )

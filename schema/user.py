@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
+from database import Row
 from resolvers import users
 from schema.portfolio import Portfolio
 from schema.position import Position
@@ -28,7 +27,7 @@ class User:
     )
 
 
-def user_from_row(row: Mapping[str, Any]) -> User:
+def user_from_row(row: Row) -> User:
     return User(
         id=strawberry.ID(str(row["id"])),
         telegram_id=strawberry.ID(str(row["telegram_id"])),

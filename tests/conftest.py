@@ -7,17 +7,22 @@ they start the embedded PostgreSQL (pgserver) under .data/test, as the service w
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import pytest
 
+from app import create_app
 from embedded import start_postgres
-from settings import ROOT
+from settings import ROOT, Settings
 from sql.migrate import migrate
 
 
@@ -54,3 +59,102 @@ async def database_url(server_url: str) -> AsyncIterator[str]:
         await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def seeded(database_url: str) -> str:
+    """The session database with the real markets and a small deterministic set of users.
+
+    Tests that write create their own users (fresh Telegram ids) so they never depend on the
+    order tests run in; tests that need a special market insert it themselves.
+    """
+    from seed import seed_database
+
+    connection = await asyncpg.connect(database_url)
+    try:
+        await seed_database(connection, users=60, seed=7)
+    finally:
+        await connection.close()
+    return database_url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, app_env="test", graphiql=False, pool_max_size=5)
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to the whole app (middleware, lifespan, view) in-process."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            yield http
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A direct connection for tests to read rows and compute expected answers themselves."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
+@dataclass
+class Answer:
+    """One GraphQL response: data, errors, and what the request cost."""
+
+    status: int
+    data: Any
+    errors: list[dict[str, Any]]
+    sql: int
+    redis: int
+
+    @property
+    def codes(self) -> list[str]:
+        return [e.get("extensions", {}).get("code") for e in self.errors]
+
+
+class GraphQLClient:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, operation: str | None = None
+    ) -> Answer:
+        response = await self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}, "operationName": operation},
+            headers={"X-Debug-Counts": "1"},
+        )
+        body = response.json()
+        counts = (body.get("extensions") or {}).get("counts", {})
+        return Answer(
+            status=response.status_code,
+            data=body.get("data"),
+            errors=body.get("errors") or [],
+            sql=counts.get("sql", -1),
+            redis=counts.get("redis", -1),
+        )
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient, seeded: str) -> GraphQLClient:
+    """Posts a document to /graphql of the seeded app; answers with data, errors and counts."""
+    return GraphQLClient(client)
+
+
+_telegram_ids = itertools.count(9_000_000_000 + secrets.randbelow(10**9) * 1000)
+
+
+@pytest.fixture
+def new_telegram_id() -> Callable[[], str]:
+    """Telegram ids no other test uses (above 2^32, as real ones can be)."""
+    return lambda: str(next(_telegram_ids))
+
+
+def contract_documents() -> str:
+    return (Path(__file__).parent / "contract" / "operations.graphql").read_text()
