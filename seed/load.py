@@ -1,23 +1,30 @@
 """Fills the database with the snapshot's markets and generated users and positions.
 
-All of it runs in one transaction on the caller's connection: TRUNCATE ... RESTART IDENTITY,
-then one COPY per table (100k positions take well under a second). app_user.id is GENERATED
-ALWAYS, so users are copied without it and their ids are read back (telegram_id -> id) to fill
-position.user_id; as identities restart and rows are copied in a fixed order, the same seed gives
-the same ids, and every timestamp comes from the snapshot or the generator, never from now().
+One transaction on the caller's connection: TRUNCATE ... RESTART IDENTITY, then one COPY per
+table. Identities restart and rows are copied in a fixed order, and every timestamp comes from
+the snapshot or the generator (never now()), so the same arguments give the same database, ids
+included. app_user.id is GENERATED ALWAYS: users are copied without it and read back
+(telegram_id -> id) to fill position.user_id.
+
+The non-obvious decision: position's foreign keys are dropped for its COPY and added back in
+the same transaction, which checks them in one join instead of one locking lookup per row
+(PostgreSQL's own bulk-loading advice): less than half the time, for 100k positions.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import asyncpg
 
-from seed.generate import generate_positions, generate_users
+from seed.generate import SeedPosition, generate_positions, generate_users
 from seed.snapshot import read_snapshot
 from settings import ROOT
 
@@ -28,6 +35,12 @@ DEFAULT_SNAPSHOT = ROOT / "data" / "polymarket-markets-2025-09-25.json"
 # CASCADE: a later table that references these (a watchlist, say) is emptied with them.
 TRUNCATE = "TRUNCATE position, app_user, market RESTART IDENTITY CASCADE"
 USER_IDS = "SELECT telegram_id, id FROM app_user"
+FOREIGN_KEYS = """
+SELECT conname AS name, pg_get_constraintdef(oid) AS definition
+FROM pg_constraint
+WHERE conrelid = $1::regclass AND contype = 'f'
+ORDER BY conname
+"""
 
 # title_search is GENERATED and the ids are GENERATED ALWAYS: COPY leaves them out.
 MARKET_COLUMNS = (
@@ -86,10 +99,12 @@ async def seed_database(
 ) -> SeedReport:
     """Replace every market, user and position with the snapshot and `users` generated users."""
     parsed = read_snapshot(snapshot)
-    # Generated before the transaction opens, so the tables are locked for the COPYs only.
     rng = random.Random(seed)
     seed_users = generate_users(users, rng)
+    # Drawn lazily, during their COPY: PostgreSQL stores and indexes the first rows while Python
+    # draws the next ones, on another core.
     seed_positions = generate_positions(seed_users, parsed.markets, rng)
+    statuses: Counter[str] = Counter()
 
     async with connection.transaction():
         await connection.execute(TRUNCATE)
@@ -125,34 +140,34 @@ async def seed_database(
             ],
         )
         user_ids = {row["telegram_id"]: row["id"] for row in await connection.fetch(USER_IDS)}
-        await connection.copy_records_to_table(
-            "position",
-            columns=POSITION_COLUMNS,
-            records=[
-                (
-                    user_ids[p.telegram_id],
-                    p.market_id,
-                    p.outcome,
-                    p.status,
-                    p.shares,
-                    p.entry_price,
-                    p.realized_pnl,
-                    p.take_profit_price,
-                    p.stop_loss_price,
-                    p.opened_at,
-                    p.closed_at,
-                    p.updated_at,
-                )
-                for p in seed_positions
-            ],
-        )
+        async with _foreign_keys_dropped(connection, "position"):
+            await connection.copy_records_to_table(
+                "position",
+                columns=POSITION_COLUMNS,
+                records=(
+                    (
+                        user_ids[p.telegram_id],
+                        p.market_id,
+                        p.outcome,
+                        p.status,
+                        p.shares,
+                        p.entry_price,
+                        p.realized_pnl,
+                        p.take_profit_price,
+                        p.stop_loss_price,
+                        p.opened_at,
+                        p.closed_at,
+                        p.updated_at,
+                    )
+                    for p in _counted(seed_positions, statuses)
+                ),
+            )
 
-    closed = sum(1 for position in seed_positions if position.status == "CLOSED")
     report = SeedReport(
         markets=len(parsed.markets),
         skipped=parsed.skipped,
         users=len(seed_users),
-        positions=PositionCounts(active=len(seed_positions) - closed, closed=closed),
+        positions=PositionCounts(active=statuses["ACTIVE"], closed=statuses["CLOSED"]),
     )
     log.info(
         "Seeded %d markets (%d skipped), %d users, %d active and %d closed positions",
@@ -163,3 +178,32 @@ async def seed_database(
         report.positions.closed,
     )
     return report
+
+
+def _counted(positions: Iterable[SeedPosition], statuses: Counter[str]) -> Iterator[SeedPosition]:
+    """The positions unchanged, tallying their statuses as they stream past."""
+    for position in positions:
+        statuses[position.status] += 1
+        yield position
+
+
+@asynccontextmanager
+async def _foreign_keys_dropped(connection: asyncpg.Connection, table: str) -> AsyncIterator[None]:
+    """Inside a transaction: drop `table`'s foreign keys, then add them back exactly as they were.
+
+    The definitions are read from the catalog, so a migration that changes a key is followed.
+    An error inside leaves the keys dropped; the caller's transaction rolls that back. TRUNCATE
+    has already taken the locks that ALTER TABLE needs.
+    """
+    keys = await connection.fetch(FOREIGN_KEYS, table)
+    for key in keys:
+        await connection.execute(f"ALTER TABLE {table} DROP CONSTRAINT {_quoted(key['name'])}")
+    yield
+    for key in keys:
+        await connection.execute(
+            f"ALTER TABLE {table} ADD CONSTRAINT {_quoted(key['name'])} {key['definition']}"
+        )
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
