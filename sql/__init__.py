@@ -22,5 +22,6 @@ SEARCH_MARKETS: Final = _read("search_markets.sql")
 USERS_BY_TELEGRAM_ID: Final = _read("users_by_telegram_id.sql")
 POSITIONS_BY_ID: Final = _read("positions_by_id.sql")
 POSITIONS_BY_USER: Final = _read("positions_by_user.sql")
+TOP_MARKETS: Final = _read("top_markets.sql")  # cache warming
 
 # Writes, used by mutations/ (each mutation runs its statements in one transaction).

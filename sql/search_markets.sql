@@ -1,17 +1,15 @@
--- SearchLoader: for a batch of searches ($1 texts, $2 limits), the markets whose title holds
+-- SearchLoader: for a batch of searches ($1 texts, $2 limits), the ids of the markets whose title holds
 -- any of the text's words, titles holding more of the words first, then higher volume, id.
 -- The text is turned into lexemes with the same 'english' configuration as title_search, so
 -- matching is on whole words, case-insensitive, stemmed. The OR-query uses the GIN index;
 -- the number of distinct words matched is the intersection of the two lexeme arrays.
-SELECT k.ordinality AS key,
-       m.id, m.title, m.slug, m.condition_id, m.outcomes, m.outcome_prices, m.clob_token_ids,
-       m.volume, m.liquidity, m.end_date, m.active, m.resolved
+SELECT k.ordinality AS key, m.id
 FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS k (text, page_size, ordinality)
 CROSS JOIN LATERAL (
     SELECT tsvector_to_array(to_tsvector('english', k.text)) AS words
 ) AS q
 CROSS JOIN LATERAL (
-    SELECT market.*,
+    SELECT market.id, market.volume,
            cardinality(ARRAY(SELECT unnest(tsvector_to_array(market.title_search))
                              INTERSECT SELECT unnest(q.words))) AS words_matched
     FROM market

@@ -1,15 +1,13 @@
--- TrendingLoader: pages of open markets, highest volume first, ties by id, for a batch of
+-- TrendingLoader: the ids of pages of open markets, highest volume first, ties by id, for a batch of
 -- page requests ($1 after-volume, $2 after-id, $3 page size + 1; NULL after = first page).
 -- Keyset pagination (not OFFSET) so a page costs the same at any depth and no market is
 -- skipped or repeated; the LATERAL subquery walks the partial index market_trending once per
 -- requested page, all in one statement. `ordinality` tells the pages apart.
-SELECT k.ordinality AS key,
-       m.id, m.title, m.slug, m.condition_id, m.outcomes, m.outcome_prices, m.clob_token_ids,
-       m.volume, m.liquidity, m.end_date, m.active, m.resolved
+SELECT k.ordinality AS key, m.id
 FROM unnest($1::numeric[], $2::text[], $3::int[]) WITH ORDINALITY
      AS k (after_volume, after_id, page_size, ordinality)
 CROSS JOIN LATERAL (
-    SELECT *
+    SELECT id, volume
     FROM market
     WHERE active AND NOT resolved
       AND (k.after_volume IS NULL

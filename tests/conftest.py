@@ -1,8 +1,10 @@
-"""Shared fixtures: a fresh database per test session, on a real PostgreSQL.
+"""Shared fixtures: a fresh database per test session on a real PostgreSQL, and a real Redis.
 
 With TEST_DATABASE_URL or DATABASE_URL set (CI: the machine's server) the tests create their own
 database on that server and drop it at the end; they never touch another database. With neither,
 they start the embedded PostgreSQL (pgserver) under .data/test, as the service would.
+Redis likewise: TEST_REDIS_URL or REDIS_URL, else the embedded one; every app a test builds uses
+a key prefix of its own, so tests never read or write another run's keys.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ import httpx
 import pytest
 
 from app import create_app
-from embedded import start_postgres
+from embedded import start_postgres, start_redis
 from settings import ROOT, Settings
 from sql.migrate import migrate
 
@@ -79,18 +82,47 @@ async def seeded(database_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, app_env="test", graphiql=False, pool_max_size=5)
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("TEST_REDIS_URL") or os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    url, handle = start_redis(Path(ROOT / ".data" / "test"))
+    yield url
+    del handle
+
+
+def unique_prefix() -> str:
+    return f"test-{secrets.token_hex(4)}"
 
 
 @pytest.fixture(scope="session")
-async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client speaking to the whole app (middleware, lifespan, view) in-process."""
+def settings(database_url: str, redis_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        cache_prefix=unique_prefix(),
+        app_env="test",
+        graphiql=False,
+        pool_max_size=5,
+        warm_markets=0,
+    )
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client speaking to a whole app (middleware, lifespan, view) in-process."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield http
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serving(settings) as http:
+        yield http
 
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+"""Names of everything the service keeps in Redis, and the scopes that writes invalidate.
+
+Why versions instead of deleting keys: a write cannot know every key that holds what it
+changed (a user's positions are cached per status, a market in two parts), and finding them
+would take KEYS or SCAN. Instead every cached entry belongs to one *scope* (one market, one
+user's positions, one Telegram profile, one position), each scope has a version key holding a
+random token, and an entry is stored with the token it was filled under. A write sets a fresh
+token after its transaction commits: every entry of that scope stops matching at once, and the
+orphans expire on their own TTL.
+
+Cluster: the hash tag of a key is its scope family and a bucket of its scope id, so an entry
+and its scope's version always share a slot (one MGET reads both, one script checks and fills
+both), and a batch needs at most BUCKETS commands per family, sent in one pipeline.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Literal
+
+BUCKETS = 16
+
+Family = Literal["market", "user", "telegram", "position"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one write invalidates: e.g. Scope("market", "516706")."""
+
+    family: Family
+    id: str
+
+
+def bucket(text: str) -> int:
+    return zlib.crc32(text.encode()) % BUCKETS
+
+
+@dataclass(frozen=True)
+class KeyNames:
+    prefix: str
+
+    def tag(self, family: str, scope_id: str) -> str:
+        return f"{{{family}:{bucket(scope_id)}}}"
+
+    def version(self, scope: Scope) -> str:
+        return f"{self.prefix}:{self.tag(scope.family, scope.id)}:version:{scope.id}"
+
+    def entry(self, tag: str, kind: str, part: str, name: str) -> str:
+        return f"{self.prefix}:{tag}:{kind}:{part}:{name}"
+
+    @property
+    def epoch(self) -> str:
+        return f"{self.prefix}:epoch"

@@ -1,0 +1,227 @@
+"""Read-through for a loader's batch: one MGET round, one SQL for the misses, one fill round.
+
+An entry is stored as `token|epoch|json`. It is a hit only when its token equals its scope's
+current version and its epoch the current epoch; the MGET that reads it reads the version too.
+
+Why a stale fill cannot win: the version a reader saw *before* its SQL travels with the fill,
+and the fill is a script that writes only if the version is still that one. A write bumps the
+version after it commits, so a reader whose SQL ran before the commit either finds the
+version moved (the fill is dropped) or fills first and is then retired by the bump. When the
+version key is missing (never set, expired, evicted) the fill creates it with a fresh token,
+unless a bump created it in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from cache.codec import Codec
+from cache.keys import Family, Scope
+from cache.store import CacheStore, Pipeline, new_token
+from database import Row
+from metrics import CACHE_LOOKUPS
+
+K = TypeVar("K", bound=Hashable)
+
+# KEYS, per item: its version key (items with a scope only), then one key per part.
+# ARGV: epoch, version ttl (ms), then per item: has-version ("1"/"0"), the version seen before
+# the SQL ("" if none), a fresh token, the number of parts, then (payload, ttl ms) per part.
+FILL = """
+local epoch, version_ttl = ARGV[1], ARGV[2]
+local k, a = 1, 3
+while a <= #ARGV do
+  local has_version, seen, fresh = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local parts = tonumber(ARGV[a + 3])
+  a = a + 4
+  local token = '-'
+  if has_version == '1' then
+    local current = redis.call('GET', KEYS[k])
+    if current == false and seen == '' then
+      redis.call('SET', KEYS[k], fresh, 'PX', version_ttl)
+      token = fresh
+    elseif current == seen then
+      redis.call('PEXPIRE', KEYS[k], version_ttl)
+      token = current
+    else
+      token = nil
+    end
+    k = k + 1
+  end
+  for _ = 1, parts do
+    if token then
+      redis.call('SET', KEYS[k], token .. '|' .. epoch .. '|' .. ARGV[a], 'PX', ARGV[a + 1])
+    end
+    k = k + 1
+    a = a + 2
+  end
+end
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of an entry with its own TTL class (market details vs. market prices)."""
+
+    name: str
+    ttl: str  # a key of CacheStore.ttls
+    fields: tuple[str, ...] | None = None  # None: the whole value
+
+
+@dataclass(frozen=True)
+class Kind(Generic[K]):
+    """A kind of cached data: how its keys are named and scoped, its parts, its codec."""
+
+    name: str
+    codec: Codec
+    parts: tuple[Part, ...]
+    name_of: Callable[[K], str]
+    # The scope a write invalidates; None for data no write changes (TTL only).
+    family: Family | None = None
+    scope_of: Callable[[K], str] | None = None
+
+
+@dataclass
+class _Item(Generic[K]):
+    key: K
+    tag: str
+    version: str | None
+    entries: list[str]
+    seen: str = ""
+
+
+@dataclass
+class CacheSession:
+    """One request's view of the cache: the epoch it read first, kept for the request."""
+
+    store: CacheStore
+    epoch: str | None = None
+    # Tests pause here, between a reader's SQL and its fill (tests/cache/test_interleaving.py).
+    before_fill: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
+
+    async def read_through(
+        self,
+        kind: Kind[K],
+        keys: Sequence[K],
+        fetch_missing: Callable[[list[K]], Awaitable[Mapping[K, Any]]],
+    ) -> dict[K, Any]:
+        """Values for the keys found (cache, else one fetch_missing call); absent keys left out."""
+        items = [self._item(kind, key) for key in dict.fromkeys(keys)]
+        found: dict[K, Any] = {}
+        read = await self._read(items)
+        misses: list[_Item[K]] = []
+        for item in items:
+            value = None if read is None else self._hit(kind, item, read)
+            if value is None:
+                misses.append(item)
+            else:
+                found[item.key] = value
+        CACHE_LOOKUPS.labels(kind.name, "hit").inc(len(found))
+        CACHE_LOOKUPS.labels(kind.name, "miss").inc(len(misses))
+        if not misses:
+            return found
+        fetched = await fetch_missing([item.key for item in misses])
+        found.update(fetched)
+        fill = [item for item in misses if item.key in fetched]
+        if read is not None and fill:
+            if self.before_fill is not None:
+                await self.before_fill()
+            await self._fill(kind, fill, fetched)
+        return found
+
+    def _item(self, kind: Kind[K], key: K) -> _Item[K]:
+        names = self.store.keys
+        entry_name = kind.name_of(key)
+        if kind.family is not None and kind.scope_of is not None:
+            scope = Scope(kind.family, kind.scope_of(key))
+            tag = names.tag(scope.family, scope.id)
+            version: str | None = names.version(scope)
+        else:
+            tag, version = names.tag(kind.name, entry_name), None
+        entries = [names.entry(tag, kind.name, part.name, entry_name) for part in kind.parts]
+        return _Item(key, tag, version, entries)
+
+    async def _read(self, items: list[_Item[K]]) -> dict[str, bytes | None] | None:
+        """Every entry and version of the batch: one MGET per hash tag, all in one pipeline."""
+        by_tag: dict[str, list[str]] = {}
+        for item in items:
+            wanted = by_tag.setdefault(item.tag, [])
+            wanted.extend(item.entries)
+            if item.version is not None and item.version not in wanted:
+                wanted.append(item.version)
+        ask_epoch = self.epoch is None
+
+        def queue(pipeline: Pipeline) -> None:
+            if ask_epoch:
+                pipeline.get(self.store.keys.epoch)
+            for names in by_tag.values():
+                pipeline.mget(names)
+
+        results = await self.store.run("read", queue)
+        if results is None:
+            return None
+        if ask_epoch:
+            epoch = results.pop(0)
+            self.epoch = epoch.decode() if epoch is not None else "0"
+        values: dict[str, bytes | None] = {}
+        for names, answer in zip(by_tag.values(), results, strict=True):
+            values.update(zip(names, answer, strict=True))
+        return values
+
+    def _hit(self, kind: Kind[K], item: _Item[K], read: dict[str, bytes | None]) -> Any:
+        if item.version is not None:
+            current = read.get(item.version)
+            item.seen = current.decode() if current is not None else ""
+            expected = item.seen
+            if not expected:
+                return None
+        else:
+            expected = "-"
+        merged: dict[str, Any] = {}
+        for part, entry in zip(kind.parts, item.entries, strict=True):
+            raw = read.get(entry)
+            if raw is None:
+                return None
+            token, epoch, payload = raw.split(b"|", 2)
+            if token.decode() != expected or epoch.decode() != self.epoch:
+                return None
+            value = kind.codec.decode(payload)
+            if part.fields is None:
+                return value
+            merged.update(value)
+        return merged
+
+    async def _fill(self, kind: Kind[K], items: list[_Item[K]], rows: Mapping[K, Any]) -> None:
+        store = self.store
+        by_tag: dict[str, list[_Item[K]]] = {}
+        for item in items:
+            by_tag.setdefault(item.tag, []).append(item)
+
+        def queue(pipeline: Pipeline) -> None:
+            for group in by_tag.values():
+                script_keys: list[str] = []
+                args: list[str | bytes] = [self.epoch or "0", str(int(store.version_ttl * 1000))]
+                for item in group:
+                    if item.version is not None:
+                        script_keys.append(item.version)
+                    script_keys.extend(item.entries)
+                    args += [
+                        "1" if item.version else "0",
+                        item.seen,
+                        new_token(),
+                        str(len(kind.parts)),
+                    ]
+                    for part in kind.parts:
+                        args.append(_payload(kind.codec, part, rows[item.key]))
+                        args.append(str(int(store.ttls[part.ttl] * 1000)))
+                pipeline.eval(FILL, len(script_keys), *script_keys, *args)
+
+        await store.run("fill", queue)
+
+
+def _payload(codec: Codec, part: Part, value: Row | list[Row] | str | list[str]) -> bytes:
+    if part.fields is None:
+        return codec.encode(value)
+    return Codec(fields=part.fields).encode(value)

@@ -1,0 +1,141 @@
+"""The one place that talks to Redis: pipelines, counted, bounded in time, never fatal.
+
+Every exchange is one pipeline, and one pipeline is one round trip (on a cluster the client
+sends each node its share at once). A command that fails or takes longer than the timeout
+makes the store step aside for `retry_after`: reads go to PostgreSQL and fill nothing, writes
+to PostgreSQL go on. No request fails because Redis did.
+
+Lost invalidations: a write whose version bump could not reach Redis leaves entries that may
+be stale. The store remembers that, and the next time Redis answers it first moves the cache
+*epoch* (a token every entry is stamped with), which retires every entry written before, in all
+processes, without KEYS, SCAN or FLUSH. Readers learn the epoch in their first pipeline of
+each request. What this cannot cover, and docs/cache.md says: a process that is cut off from
+Redis while the others still reach it serves nothing stale itself, but the others may serve
+entries its writes made stale until it reconnects.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import RedisError
+
+from cache.keys import KeyNames, Scope
+from metrics import LOST_INVALIDATIONS, REDIS_ERRORS, count_redis
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+Client = Redis | RedisCluster
+Pipeline = Any  # redis.asyncio Pipeline or ClusterPipeline: the same queueing methods
+
+
+def new_token() -> str:
+    return secrets.token_hex(8)
+
+
+@dataclass
+class CacheStore:
+    client: Client
+    keys: KeyNames
+    timeout: float
+    retry_after: float
+    ttls: dict[str, float]
+    # Versions outlive every entry filled under them (see keys.py), so an expired version
+    # can only mean its entries expired too.
+    version_ttl: float = 0.0
+    _down_until: float = 0.0
+    _lost_invalidations: bool = False
+    _clock: Callable[[], float] = field(default=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.version_ttl = 2 * max(self.ttls.values())
+
+    @property
+    def available(self) -> bool:
+        return self._clock() >= self._down_until
+
+    async def run(self, operation: str, queue: Callable[[Pipeline], None]) -> list[Any] | None:
+        """Run the commands `queue` adds as one pipeline; None if Redis is away."""
+        if not self.available:
+            return None
+        pipeline = self.client.pipeline(transaction=False)
+        if self._lost_invalidations:
+            # Retire everything cached before the invalidations we could not deliver,
+            # before this process reads or fills anything.
+            pipeline.set(self.keys.epoch, new_token())
+        queue(pipeline)
+        count_redis()
+        try:
+            results: list[Any] = await pipeline.execute()
+        except (RedisError, OSError, TimeoutError) as error:
+            self._step_aside(operation, error)
+            return None
+        if self._lost_invalidations:
+            self._lost_invalidations = False
+            log.warning("Redis is back: moved the cache epoch to retire entries of the outage")
+            results = results[1:]
+        return results
+
+    async def bump(self, scopes: Iterable[Scope]) -> None:
+        """After a commit: new version tokens for every scope the write changed."""
+        wanted = sorted(set(scopes), key=lambda s: (s.family, s.id))
+        if not wanted:
+            return
+
+        def queue(pipeline: Pipeline) -> None:
+            ttl = int(self.version_ttl * 1000)
+            for scope in wanted:
+                pipeline.set(self.keys.version(scope), new_token(), px=ttl)
+
+        if await self.run("invalidate", queue) is None:
+            self._lost_invalidations = True
+            LOST_INVALIDATIONS.inc()
+            log.warning("could not invalidate %d cache scopes: the epoch will move", len(wanted))
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    def _step_aside(self, operation: str, error: BaseException) -> None:
+        REDIS_ERRORS.labels(operation).inc()
+        self._down_until = self._clock() + self.retry_after
+        log.warning(
+            "Redis %s failed (%s: %s); using PostgreSQL alone for %.1fs",
+            operation,
+            type(error).__name__,
+            error,
+            self.retry_after,
+        )
+
+
+def connect(settings: Settings, url: str) -> CacheStore:
+    """The store for a Redis URL (nothing is sent until the first command)."""
+    options: dict[str, Any] = {
+        "socket_timeout": settings.redis_timeout,
+        "socket_connect_timeout": settings.redis_timeout,
+    }
+    client: Client
+    if settings.redis_cluster:
+        client = RedisCluster.from_url(url, **options)
+    else:
+        client = Redis.from_url(url, **options)
+    return CacheStore(
+        client=client,
+        keys=KeyNames(settings.cache_prefix),
+        timeout=settings.redis_timeout,
+        retry_after=settings.redis_retry_after,
+        ttls={
+            "prices": settings.ttl_prices,
+            "positions": settings.ttl_positions,
+            "markets": settings.ttl_markets,
+            "market_lists": settings.ttl_market_lists,
+            "users": settings.ttl_users,
+        },
+    )
