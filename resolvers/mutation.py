@@ -33,6 +33,7 @@ from writes import levels, prices, sync, trades, users
 async def upsert_user(info: Info, input: UpsertUserInput) -> User:
     row = await users.upsert_user(
         info.context.database,
+        info.context.cache.store,
         telegram_id=input.telegram_id,
         username=input.username,
         polygon_address=input.polygon_address,
@@ -43,6 +44,7 @@ async def upsert_user(info: Info, input: UpsertUserInput) -> User:
 async def record_trade(info: Info, input: RecordTradeInput) -> RecordTradePayload:
     row = await trades.record_trade(
         info.context.database,
+        info.context.cache.store,
         telegram_id=input.telegram_id,
         market_id=input.market_id,
         outcome=input.outcome,
@@ -61,6 +63,7 @@ async def set_tp_sl(
 ) -> Position:
     row = await levels.set_tp_sl(
         info.context.database,
+        info.context.cache.store,
         position_id=position_id,
         take_profit_price=take_profit_price,
         stop_loss_price=stop_loss_price,
@@ -73,6 +76,7 @@ async def sync_positions(
 ) -> SyncPositionsPayload:
     result = await sync.sync_positions(
         info.context.database,
+        info.context.cache.store,
         telegram_id=telegram_id,
         holdings=[sync.Holding(p.token_id, p.shares, p.avg_price) for p in positions],
     )
@@ -89,6 +93,7 @@ async def update_market_prices(
 ) -> UpdateMarketPricesPayload:
     result = await prices.update_market_prices(
         info.context.database,
+        info.context.cache.store,
         [prices.PriceUpdate(u.market_id, u.outcome_prices) for u in updates],
     )
     return UpdateMarketPricesPayload(

@@ -24,4 +24,17 @@ POSITIONS_BY_ID: Final = _read("positions_by_id.sql")
 POSITIONS_BY_USER: Final = _read("positions_by_user.sql")
 TOP_MARKETS: Final = _read("top_markets.sql")  # cache warming
 
-# Writes, used by mutations/ (each mutation runs its statements in one transaction).
+# Writes, used by writes/ (each mutation runs its statements in one transaction).
+UPSERT_USER: Final = _read("upsert_user.sql")
+TRADE_USER_AND_MARKET: Final = _read("trade_user_and_market.sql")
+BUY_POSITION: Final = _read("buy_position.sql")
+SELL_POSITION: Final = _read("sell_position.sql")
+ACTIVE_POSITION_SHARES: Final = _read("active_position_shares.sql")
+POSITION_FOR_UPDATE: Final = _read("position_for_update.sql")
+SET_LEVELS: Final = _read("set_levels.sql")
+USER_FOR_SYNC: Final = _read("user_for_sync.sql")
+OUTCOMES_BY_TOKEN: Final = _read("outcomes_by_token.sql")
+APPLY_POSITION_SNAPSHOT: Final = _read("apply_position_snapshot.sql")
+MARKET_OUTCOMES_BY_ID: Final = _read("market_outcomes_by_id.sql")
+UPDATE_MARKET_PRICES: Final = _read("update_market_prices.sql")
+TRIGGER_LEVELS: Final = _read("trigger_levels.sql")

@@ -1,19 +1,74 @@
-"""setTpSl: take-profit and stop-loss levels of an ACTIVE position."""
+"""setTpSl: take-profit and stop-loss levels of an ACTIVE position.
+
+Each level is UNSET (omitted: keep it), None (clear it) or a price strictly between 0 and 1.
+The order rule (stop loss < take profit) is judged on the levels as they stand after the call,
+so the row is read with FOR UPDATE first: the stored level that an omitted argument keeps
+cannot change between that check and the write.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import asyncpg
+from strawberry.types.unset import UnsetType
 
+import sql
+from cache.store import CacheStore
 from database import Database
+from errors import BadUserInput, NotFound
+from identifiers import parse_bigint_id
+from writes.checks import check_level, plain
+from writes.transaction import user_scopes, write_transaction
 
 
 async def set_tp_sl(
     database: Database,
+    cache: CacheStore,
     *,
     position_id: str,
-    take_profit_price: Decimal | None | object,
-    stop_loss_price: Decimal | None | object,
+    take_profit_price: Decimal | UnsetType | None,
+    stop_loss_price: Decimal | UnsetType | None,
 ) -> asyncpg.Record:
-    raise NotImplementedError
+    key = parse_bigint_id(position_id)
+    if key is None:
+        raise _unknown(position_id)
+    if isinstance(take_profit_price, Decimal):
+        take_profit_price = check_level("takeProfitPrice", take_profit_price)
+    if isinstance(stop_loss_price, Decimal):
+        stop_loss_price = check_level("stopLossPrice", stop_loss_price)
+    async with write_transaction(database, cache) as (tx, changed):
+        row = await tx.fetchrow(sql.POSITION_FOR_UPDATE, key)
+        if row is None:
+            raise _unknown(position_id)
+        if row["status"] != "ACTIVE":
+            raise BadUserInput(
+                f"positionId: position {key} is {row['status']}; levels can only be set on an "
+                "ACTIVE position.",
+                field="positionId",
+            )
+        if isinstance(take_profit_price, UnsetType) and isinstance(stop_loss_price, UnsetType):
+            return row  # nothing to change; the position as it is
+        take_profit = _after(take_profit_price, row["take_profit_price"])
+        stop_loss = _after(stop_loss_price, row["stop_loss_price"])
+        if take_profit is not None and stop_loss is not None and stop_loss >= take_profit:
+            # Name the level this call sent (the stop loss when it sent both).
+            field = "takeProfitPrice" if isinstance(stop_loss_price, UnsetType) else "stopLossPrice"
+            raise BadUserInput(
+                f"{field}: stop loss {plain(stop_loss)} would not be below take profit "
+                f"{plain(take_profit)}; expected stopLossPrice < takeProfitPrice.",
+                field=field,
+            )
+        updated = await tx.fetchrow(sql.SET_LEVELS, key, take_profit, stop_loss)
+        changed.update(user_scopes(row["user_id"], key))
+    assert updated is not None  # the row is locked: it is still there
+    return updated
+
+
+def _after(given: Decimal | UnsetType | None, stored: Decimal | None) -> Decimal | None:
+    """A level after the call: omitted keeps the stored one, None clears it."""
+    return stored if isinstance(given, UnsetType) else given
+
+
+def _unknown(position_id: str) -> NotFound:
+    return NotFound(f"positionId: no position has id {position_id!r}.", field="positionId")
