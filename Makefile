@@ -35,7 +35,8 @@ schema: install
 
 # CI fails when the committed schema.graphql differs from the one the code builds.
 check-schema: install
-	$(PY) app.py export-schema | diff -u schema.graphql - \
+	@$(PY) app.py export-schema > $(VENV)/schema.graphql
+	@diff -u schema.graphql $(VENV)/schema.graphql \
 		|| (echo "schema.graphql is out of date: run 'make schema' and commit it" >&2; exit 1)
 
 test: install lint typecheck check-schema
