@@ -1,9 +1,10 @@
 """The HTTP service and its command line.
 
-`create_app(settings)` builds the Starlette application: routes, the lifespan that opens and
-closes the pool, and the GraphQL view. `app` is what `uvicorn app:app` serves: it reads the
-environment when the server starts it, never at import. `python app.py migrate | seed | serve |
-export-schema` are the commands; each reads the environment once, at its start.
+`create_app(settings)` builds the Starlette application: routes (/graphql, /healthz, /metrics),
+the lifespan that opens and closes the pool and the cache, and the GraphQL view. `app` is what
+`uvicorn app:app` serves: it reads the environment when the server starts it, never at import.
+`python app.py migrate | seed | serve | export-schema` are the commands; each reads the
+environment once, at its start.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 import asyncpg
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -97,11 +99,15 @@ def create_app(settings: Settings) -> Starlette:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     view = GraphQLView(schema, settings)
     return Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
         ],
         middleware=[Middleware(RequestScope)],
         lifespan=lifespan,
