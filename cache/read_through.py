@@ -14,7 +14,7 @@ unless a bump created it in between.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cache.codec import Codec
@@ -98,8 +98,6 @@ class CacheSession:
 
     store: CacheStore
     epoch: str | None = None
-    # Tests pause here, between a reader's SQL and its fill (tests/cache/test_interleaving.py).
-    before_fill: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
 
     async def read_through(
         self,
@@ -126,8 +124,8 @@ class CacheSession:
         found.update(fetched)
         fill = [item for item in misses if item.key in fetched]
         if read is not None and fill:
-            if self.before_fill is not None:
-                await self.before_fill()
+            if self.store.before_fill is not None:
+                await self.store.before_fill(kind.name)
             await self._fill(kind, fill, fetched)
         return found
 

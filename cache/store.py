@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,9 @@ class CacheStore:
     _down_until: float = 0.0
     _lost_invalidations: bool = False
     _clock: Callable[[], float] = field(default=time.monotonic)
+    # Tests pause here, between a reader's SQL and its fill, naming the kind of data
+    # (tests/cache/test_interleaving.py); None in the service.
+    before_fill: Callable[[str], Awaitable[None]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.version_ttl = 2 * max(self.ttls.values())

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+import redis
 
 from app import create_app
 from embedded import start_postgres, start_redis
@@ -90,6 +91,28 @@ def redis_url() -> Iterator[str]:
     url, handle = start_redis(Path(ROOT / ".data" / "test"))
     yield url
     del handle
+
+
+FORBIDDEN_COMMANDS = ("keys", "scan", "sscan", "hscan", "zscan", "flushdb", "flushall")
+
+
+def forbidden_calls(url: str) -> dict[str, int]:
+    """How often Redis has run each command the service must never send."""
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return {name: stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in FORBIDDEN_COMMANDS}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_keys_scan_or_flush(redis_url: str) -> Iterator[None]:
+    """Redis's own command statistics: the whole suite sends no KEYS, SCAN or FLUSH."""
+    before = forbidden_calls(redis_url)
+    yield
+    after = forbidden_calls(redis_url)
+    assert after == before, f"forbidden Redis commands ran during the tests: {before} -> {after}"
 
 
 def unique_prefix() -> str:
