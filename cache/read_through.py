@@ -21,7 +21,7 @@ from cache.codec import Codec
 from cache.keys import Family, Scope
 from cache.store import CacheStore, Pipeline, new_token
 from database import Row
-from metrics import CACHE_LOOKUPS
+from metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE
 
 K = TypeVar("K", bound=Hashable)
 
@@ -107,6 +107,7 @@ class CacheSession:
     ) -> dict[K, Any]:
         """Values for the keys found (cache, else one fetch_missing call); absent keys left out."""
         items = [self._item(kind, key) for key in dict.fromkeys(keys)]
+        LOADER_BATCH_SIZE.labels(kind.name).observe(len(items))
         found: dict[K, Any] = {}
         read = await self._read(items)
         misses: list[_Item[K]] = []

@@ -1,0 +1,83 @@
+"""What operators and developers see: /metrics, the debug counts, request ids, cache warming."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import asyncpg
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from settings import Settings
+from tests.conftest import GraphQLClient, contract_documents, serving, unique_prefix
+from tests.factories import insert_positions_on_real_markets, insert_user
+
+DOCUMENTS = contract_documents()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_count_cache_lookups_batches_and_request_costs(
+    client: httpx.AsyncClient,
+    gql: GraphQLClient,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+) -> None:
+    telegram_id = new_telegram_id()
+    await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), 12)
+    before = samples((await client.get("/metrics")).text)
+    await gql(DOCUMENTS, {"telegramId": telegram_id}, "Portfolio")
+    await gql(DOCUMENTS, {"telegramId": telegram_id}, "Portfolio")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    after = samples(response.text)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    # The second read was served from Redis: a hit for the user, positions and markets.
+    assert grew("polycool_cache_lookups_total", kind="user_positions", result="miss") == 1
+    assert grew("polycool_cache_lookups_total", kind="user_positions", result="hit") == 1
+    assert grew("polycool_cache_lookups_total", kind="market", result="hit") >= 1
+    assert grew("polycool_loader_batch_size_sum", loader="user_positions") == 2
+    assert grew("polycool_loader_batch_size_count", loader="market") == 2
+    assert grew("polycool_request_sql_statements_count") >= 2
+    assert grew("polycool_redis_round_trips_total") >= 9  # 6 cold + 3 warm
+    assert grew("polycool_sql_statements_total") >= 3
+
+
+async def test_debug_counts_are_for_development_only(settings: Settings, seeded: str) -> None:
+    for app_env, shown in (("development", True), ("production", False)):
+        changed = settings.replace(
+            app_env=app_env, cursor_secret="s3cret", cache_prefix=unique_prefix()
+        )
+        async with serving(changed) as http:
+            response = await http.post(
+                "/graphql",
+                json={"query": "{ trendingMarkets(first: 1) { edges { cursor } } }"},
+                headers={"X-Debug-Counts": "1", "X-Request-ID": "trace-42"},
+            )
+        assert response.status_code == 200
+        assert response.headers["x-request-id"] == "trace-42"
+        assert ("counts" in (response.json().get("extensions") or {})) is shown
+
+
+async def test_warming_loads_the_most_traded_markets_at_start(
+    settings: Settings, seeded: str, db: asyncpg.Connection
+) -> None:
+    top = [
+        r["id"] for r in await db.fetch("SELECT id FROM market ORDER BY volume DESC, id LIMIT 40")
+    ]
+    async with serving(settings.replace(cache_prefix=unique_prefix(), warm_markets=40)) as http:
+        answer = await GraphQLClient(http)(DOCUMENTS, {"ids": top}, "MarketsBatch")
+    assert [m["id"] for m in answer.data["markets"]] == top
+    assert answer.sql == 0
+    assert answer.redis == 1
