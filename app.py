@@ -33,7 +33,7 @@ from cache.store import connect as connect_cache
 from cache.warm import warm_markets
 from context import Context
 from database import Database, create_pool
-from embedded import start_postgres, start_redis
+from embedded import Embedded, start_postgres, start_redis
 from loaders import Loaders
 from logs import configure_logging
 from metrics import RequestCounts
@@ -70,14 +70,21 @@ class GraphQLView(GraphQL[Context, None]):
 
 
 def database_url(settings: Settings) -> str:
-    return settings.database_url or start_postgres(settings.data_dir)
+    """For the commands: the embedded server, if started, stops when the command exits."""
+    return settings.database_url or start_postgres(settings.data_dir).url
 
 
-def redis_url(settings: Settings) -> tuple[str, object | None]:
-    """The Redis to use, and the handle that keeps an embedded one alive (None otherwise)."""
-    if settings.redis_url:
-        return settings.redis_url, None
-    return start_redis(settings.data_dir)
+def servers(settings: Settings) -> tuple[str, str, list[Embedded]]:
+    """PostgreSQL and Redis URLs, starting the embedded servers where no URL is set."""
+    postgres, redis = settings.database_url, settings.redis_url
+    embedded: list[Embedded] = []
+    if postgres is None:
+        embedded.append(start_postgres(settings.data_dir))
+        postgres = embedded[-1].url
+    if redis is None:
+        embedded.append(start_redis(settings.data_dir))
+        redis = embedded[-1].url
+    return postgres, redis, embedded
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -85,16 +92,18 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool = await create_pool(database_url(settings), settings)
-        url, app.state.embedded_redis = redis_url(settings)
+        postgres, redis, embedded = servers(settings)
+        pool = await create_pool(postgres, settings)
         app.state.database = Database(pool)
-        app.state.cache = connect_cache(settings, url)
+        app.state.cache = connect_cache(settings, redis)
         try:
             await warm_markets(app.state.cache, app.state.database, settings.warm_markets)
             yield
         finally:
             await app.state.cache.close()
             await pool.close()
+            for server in embedded:
+                server.stop()
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -37,9 +37,14 @@ def with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url() -> str:
+def server_url() -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    return url or start_postgres(Path(ROOT / ".data" / "test"))
+    if url:
+        yield url
+        return
+    server = start_postgres(Path(ROOT / ".data" / "test"))
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -88,9 +93,9 @@ def redis_url() -> Iterator[str]:
     if url:
         yield url
         return
-    url, handle = start_redis(Path(ROOT / ".data" / "test"))
-    yield url
-    del handle
+    server = start_redis(Path(ROOT / ".data" / "test"))
+    yield server.url
+    server.stop()
 
 
 FORBIDDEN_COMMANDS = ("keys", "scan", "sscan", "hscan", "zscan", "flushdb", "flushall")
