@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import asyncpg
-import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from settings import Settings
@@ -24,17 +23,16 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 async def test_metrics_count_cache_lookups_batches_and_request_costs(
-    client: httpx.AsyncClient,
-    gql: GraphQLClient,
-    db: asyncpg.Connection,
-    new_telegram_id: Callable[[], str],
+    settings: Settings, seeded: str, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
 ) -> None:
     telegram_id = new_telegram_id()
     await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), 12)
-    before = samples((await client.get("/metrics")).text)
-    await gql(DOCUMENTS, {"telegramId": telegram_id}, "Portfolio")
-    await gql(DOCUMENTS, {"telegramId": telegram_id}, "Portfolio")
-    response = await client.get("/metrics")
+    async with serving(settings.replace(cache_prefix=unique_prefix())) as client:
+        gql = GraphQLClient(client)
+        before = samples((await client.get("/metrics")).text)
+        await gql(DOCUMENTS, {"telegramId": telegram_id}, "Portfolio")
+        await gql(DOCUMENTS, {"telegramId": telegram_id}, "Portfolio")
+        response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     after = samples(response.text)
@@ -49,9 +47,10 @@ async def test_metrics_count_cache_lookups_batches_and_request_costs(
     assert grew("polycool_cache_lookups_total", kind="market", result="hit") >= 1
     assert grew("polycool_loader_batch_size_sum", loader="user_positions") == 2
     assert grew("polycool_loader_batch_size_count", loader="market") == 2
-    assert grew("polycool_request_sql_statements_count") >= 2
-    assert grew("polycool_redis_round_trips_total") >= 9  # 6 cold + 3 warm
-    assert grew("polycool_sql_statements_total") >= 3
+    assert grew("polycool_request_sql_statements_count") == 3  # two queries, one /metrics
+    assert grew("polycool_request_sql_statements_sum") == 3  # cold 3, warm 0
+    assert grew("polycool_redis_round_trips_total") == 9  # cold 6, warm 3
+    assert grew("polycool_sql_statements_total") == 3
 
 
 async def test_debug_counts_are_for_development_only(settings: Settings, seeded: str) -> None:
