@@ -47,27 +47,36 @@ def server_url() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-async def database_url(server_url: str) -> AsyncIterator[str]:
-    """A new, migrated, empty database for this test session; dropped afterwards."""
-    name = f"polycool_test_{secrets.token_hex(4)}"
+@asynccontextmanager
+async def fresh_database(server_url: str, kind: str) -> AsyncIterator[str]:
+    """A new, migrated, empty database on the server, dropped afterwards; yields its URL."""
+    name = f"polycool_{kind}_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(server_url)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
     finally:
         await admin.close()
     url = with_database(server_url, name)
-    connection = await asyncpg.connect(url)
     try:
-        await migrate(connection)
+        connection = await asyncpg.connect(url)
+        try:
+            await migrate(connection)
+        finally:
+            await connection.close()
+        yield url
     finally:
-        await connection.close()
-    yield url
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+        admin = await asyncpg.connect(server_url)
+        try:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    """The test session's own database."""
+    async with fresh_database(server_url, "test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

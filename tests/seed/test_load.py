@@ -1,7 +1,6 @@
 """Seeding a database of its own: TRUNCATE would otherwise empty the session's shared one."""
 
 import random
-import secrets
 from collections.abc import AsyncIterator, Iterator, Sequence
 
 import asyncpg
@@ -10,8 +9,7 @@ import pytest
 from seed import SeedReport, seed_database
 from seed.generate import SeedPosition, SeedUser, generate_positions
 from seed.snapshot import SnapshotMarket
-from sql.migrate import migrate
-from tests.conftest import with_database
+from tests.conftest import fresh_database
 
 TABLES = ("market", "app_user", "position")
 USERS = 200
@@ -22,25 +20,9 @@ Dump = dict[str, list[tuple[object, ...]]]
 
 @pytest.fixture(scope="module")
 async def seed_url(server_url: str) -> AsyncIterator[str]:
-    """A fresh, migrated database for this module; dropped afterwards."""
-    name = f"polycool_seed_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = with_database(server_url, name)
-    connection = await asyncpg.connect(url)
-    try:
-        await migrate(connection)
-    finally:
-        await connection.close()
-    yield url
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    """A database of this module's own, so seeding never disturbs the other tests."""
+    async with fresh_database(server_url, "seed") as url:
+        yield url
 
 
 @pytest.fixture

@@ -50,6 +50,10 @@ async def refused(gql: GraphQLClient, operation: str, **variables: Any) -> dict[
     return error
 
 
+NewUser = Callable[[], Awaitable[User]]
+NewMarket = Callable[..., Awaitable[OwnMarket]]
+
+
 def code(error: dict[str, Any]) -> str | None:
     extensions: dict[str, Any] = error.get("extensions", {})
     return extensions.get("code")

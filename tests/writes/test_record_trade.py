@@ -6,7 +6,7 @@ Expected values are computed here from the rows read before the trade.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -16,7 +16,8 @@ import pytest
 from tests.conftest import Answer, GraphQLClient
 from tests.writes.conftest import (
     DOCUMENTS,
-    OwnMarket,
+    NewMarket,
+    NewUser,
     User,
     code,
     refused,
@@ -25,8 +26,6 @@ from tests.writes.conftest import (
     snapshot,
 )
 
-NewUser = Callable[[], Awaitable[User]]
-NewMarket = Callable[..., Awaitable[OwnMarket]]
 TWELVE_PLACES = Decimal("1e-12")
 POSITIONS_OF = "SELECT * FROM position WHERE user_id = $1 ORDER BY id"
 POSITION = "SELECT * FROM position WHERE id = $1"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +11,8 @@ import pytest
 from tests.conftest import GraphQLClient
 from tests.writes.conftest import (
     DOCUMENTS,
-    OwnMarket,
-    User,
+    NewMarket,
+    NewUser,
     code,
     refused,
     run,
@@ -21,8 +20,6 @@ from tests.writes.conftest import (
     snapshot,
 )
 
-NewUser = Callable[[], Awaitable[User]]
-NewMarket = Callable[..., Awaitable[OwnMarket]]
 POSITION = "SELECT * FROM position WHERE id = $1"
 
 

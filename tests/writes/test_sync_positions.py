@@ -5,7 +5,7 @@ Each test syncs a new user against markets of its own, so counts are exact.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,8 @@ import pytest
 from tests.conftest import GraphQLClient
 from tests.writes.conftest import (
     DOCUMENTS,
-    OwnMarket,
+    NewMarket,
+    NewUser,
     User,
     code,
     refused,
@@ -24,8 +25,6 @@ from tests.writes.conftest import (
     snapshot,
 )
 
-NewUser = Callable[[], Awaitable[User]]
-NewMarket = Callable[..., Awaitable[OwnMarket]]
 POSITIONS_OF = "SELECT * FROM position WHERE user_id = $1 ORDER BY id"
 ACTIVE_OF = (
     "SELECT market_id, outcome, shares, entry_price FROM position "

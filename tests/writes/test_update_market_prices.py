@@ -5,7 +5,6 @@ Only markets of the tests' own are repriced, so no other test sees a price move.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -13,10 +12,17 @@ import asyncpg
 import pytest
 
 from tests.conftest import GraphQLClient
-from tests.writes.conftest import DOCUMENTS, OwnMarket, User, run, same, snapshot
+from tests.writes.conftest import (
+    DOCUMENTS,
+    NewMarket,
+    NewUser,
+    OwnMarket,
+    User,
+    run,
+    same,
+    snapshot,
+)
 
-NewUser = Callable[[], Awaitable[User]]
-NewMarket = Callable[..., Awaitable[OwnMarket]]
 MARKET = "SELECT * FROM market WHERE id = $1"
 MARKETS = "SELECT * FROM market WHERE id = ANY($1::text[]) ORDER BY id"
 
