@@ -3,7 +3,7 @@
 `create_app(settings)` builds the Starlette application: routes (/graphql, /healthz, /metrics),
 the lifespan that opens and closes the pool and the cache, and the GraphQL view. `app` is what
 `uvicorn app:app` serves: it reads the environment when the server starts it, never at import.
-`python app.py migrate | seed | serve | export-schema` are the commands; each reads the
+`python app.py migrate | seed | serve | ingest | export-schema` are the commands; each reads the
 environment once, at its start.
 """
 
@@ -22,21 +22,28 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema import BaseSchema
+from strawberry.types import ExecutionResult
 
+from access import ApiKeys
+from body_limit import BodyLimit
 from cache.read_through import CacheSession
 from cache.store import connect as connect_cache
 from cache.warm import warm_markets
 from context import Context
 from database import Database, create_pool
 from embedded import Embedded, start_postgres, start_redis
+from errors import shape_errors
+from health import healthz, readyz
 from loaders import Loaders
 from logs import configure_logging
-from metrics import RequestCounts
+from metrics import RequestCounts, watch_pool
+from rate_limits import RateLimits
 from request_scope import DebugCounts, RequestScope
 from schema.schema import build_schema
 from settings import Settings
@@ -64,9 +71,17 @@ class GraphQLView(GraphQL[Context, None]):
             loaders=Loaders.for_request(database, cache),
             request_id=request.state.request_id,
             counts=getattr(request.state, "counts", RequestCounts()),
+            role=getattr(request.state, "role", None),
             debug_counts=self.settings.app_env != "production"
             and request.headers.get("x-debug-counts") == "1",
         )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = shape_errors(result.errors, request.state.request_id)
+        return await super().process_result(request, result)
 
 
 def database_url(settings: Settings) -> str:
@@ -88,13 +103,15 @@ def servers(settings: Settings) -> tuple[str, str, list[Embedded]]:
 
 
 def create_app(settings: Settings) -> Starlette:
-    schema = build_schema(extensions_extra=[DebugCounts])
+    schema = build_schema(settings, extra=[DebugCounts])
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         postgres, redis, embedded = servers(settings)
         pool = await create_pool(postgres, settings)
-        app.state.database = Database(pool)
+        watch_pool(pool)
+        app.state.database = Database(pool, settings.pool_acquire_timeout)
+        app.state.redis_url = redis
         app.state.cache = connect_cache(settings, redis)
         try:
             await warm_markets(app.state.cache, app.state.database, settings.warm_markets)
@@ -105,9 +122,6 @@ def create_app(settings: Settings) -> Starlette:
             for server in embedded:
                 server.stop()
 
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
-
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -116,9 +130,17 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ],
-        middleware=[Middleware(RequestScope)],
+        # Outermost first: every request gets an id and a log line, then a key is required,
+        # then it is counted against its rate limits, then its body is bounded.
+        middleware=[
+            Middleware(RequestScope),
+            Middleware(ApiKeys, keys=settings.api_keys),
+            *([Middleware(RateLimits, settings=settings)] if settings.rate_limit else []),
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        ],
         lifespan=lifespan,
     )
 
@@ -168,6 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed_command.add_argument("--users", type=int, default=500)
     seed_command.add_argument("--seed", type=int, default=1)
     commands.add_parser("serve", help="run the HTTP service")
+    commands.add_parser("ingest", help="run the price ingestion worker (docs/ingestion.md)")
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     args = parser.parse_args(argv)
 
@@ -179,6 +202,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_migrate(settings))
     elif args.command == "seed":
         asyncio.run(_seed(settings, args.users, args.seed))
+    elif args.command == "ingest":
+        from ingestion.worker import run_ingest  # the feed client is only needed here
+
+        postgres, redis, embedded = servers(settings)
+        try:
+            asyncio.run(run_ingest(settings, postgres, redis))
+        finally:
+            for server in embedded:
+                server.stop()
     elif args.command == "serve":
         import uvicorn
 

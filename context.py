@@ -35,6 +35,8 @@ class Context:
     counts: RequestCounts = field(default_factory=RequestCounts)
     # Set by the X-Debug-Counts header outside production: the response carries `counts`.
     debug_counts: bool = False
+    # The caller's role (access.py); None when the API runs open (development, test).
+    role: str | None = None
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
+from errors import Busy
 from metrics import count_sql
 from settings import Settings
 
@@ -28,36 +29,64 @@ class Row(Protocol):
 
 
 class Database:
-    """Runs statements on a pool, or on one connection inside a transaction; counts each."""
+    """Runs statements on a pool, or on one connection inside a transaction; counts each.
 
-    def __init__(self, executor: asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy) -> None:
+    Waiting for a pooled connection is bounded: past `acquire_timeout` the request fails fast
+    with SERVICE_BUSY instead of queueing behind a burst until the client gives up.
+    """
+
+    def __init__(
+        self,
+        executor: asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy,
+        acquire_timeout: float | None = None,
+    ) -> None:
         self._executor = executor
+        self._acquire_timeout = acquire_timeout
 
     async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
-        count_sql()
-        return await self._executor.fetch(query, *args)
+        async with self.connection() as connection:
+            count_sql()
+            return await connection.fetch(query, *args)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
-        count_sql()
-        return await self._executor.fetchrow(query, *args)
+        async with self.connection() as connection:
+            count_sql()
+            return await connection.fetchrow(query, *args)
 
     async def fetchval(self, query: str, *args: Any) -> Any:
-        count_sql()
-        return await self._executor.fetchval(query, *args)
+        async with self.connection() as connection:
+            count_sql()
+            return await connection.fetchval(query, *args)
 
     async def execute(self, query: str, *args: Any) -> str:
-        count_sql()
-        return await self._executor.execute(query, *args)
+        async with self.connection() as connection:
+            count_sql()
+            return await connection.execute(query, *args)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:
         """One transaction on one connection; BEGIN and COMMIT are not counted as statements."""
-        if isinstance(self._executor, asyncpg.Pool):
-            async with self._executor.acquire() as connection, connection.transaction():
-                yield Database(connection)
-        else:
-            async with self._executor.transaction():
-                yield self
+        async with self.connection() as connection, connection.transaction():
+            yield self if connection is self._executor else Database(connection)
+
+    @asynccontextmanager
+    async def connection(
+        self,
+    ) -> AsyncIterator[asyncpg.Connection | PoolConnectionProxy]:
+        if not isinstance(self._executor, asyncpg.Pool):
+            yield self._executor
+            return
+        try:
+            connection = await self._executor.acquire(timeout=self._acquire_timeout)
+        except TimeoutError:
+            raise Busy(
+                f"The service is busy: no database connection was free within "
+                f"{self._acquire_timeout} s. Retry shortly."
+            ) from None
+        try:
+            yield connection
+        finally:
+            await self._executor.release(connection)
 
 
 async def create_pool(database_url: str, settings: Settings) -> asyncpg.Pool:
@@ -65,4 +94,8 @@ async def create_pool(database_url: str, settings: Settings) -> asyncpg.Pool:
         database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
+        statement_cache_size=settings.statement_cache_size,
+        # PostgreSQL cancels a statement running longer: one slow query cannot hold a
+        # connection (and the pool) hostage.
+        server_settings={"statement_timeout": str(int(settings.statement_timeout * 1000))},
     )

@@ -1,4 +1,5 @@
-"""What a client sees when something goes wrong, and what the log keeps.
+"""What a client sees when something goes wrong, and what the log keeps (shape_errors runs in
+the HTTP view on every result).
 
 User errors (`UserError` and its kinds) keep their message and carry a code in `extensions`.
 Errors before execution get the contract's codes: GRAPHQL_PARSE_FAILED,
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -47,6 +48,12 @@ class Busy(UserError):
     code = "SERVICE_BUSY"
 
 
+def check_list_size(field: str, size: int, most: int) -> None:
+    """Refuse an oversized list argument before anything runs (MAX_LIST_ITEMS)."""
+    if size > most:
+        raise BadUserInput(f"{field}: {size} items is too many; at most {most}.", field=field)
+
+
 def _request_id(execution_context: ExecutionContext | None) -> str | None:
     context = getattr(execution_context, "context", None)
     return getattr(context, "request_id", None)
@@ -76,13 +83,9 @@ def _with_code(error: GraphQLError, code: str, **more: Any) -> None:
     error.extensions = {**(error.extensions or {}), "code": code, **more}
 
 
-class ErrorCodes(SchemaExtension):
-    """Gives every error the contract's code and masks internal ones."""
-
-    def on_parse(self) -> Iterator[None]:
-        yield
-        for error in self.execution_context.pre_execution_errors or ():
-            _with_code(error, "GRAPHQL_PARSE_FAILED")
+class ValidationCodes(SchemaExtension):
+    """Marks validation errors while they are still known as such (nothing else tells them
+    apart from a variable that could not be coerced once the operation is over)."""
 
     def on_validate(self) -> Iterator[None]:
         yield
@@ -90,36 +93,40 @@ class ErrorCodes(SchemaExtension):
             if "code" not in (error.extensions or {}):
                 _with_code(error, "GRAPHQL_VALIDATION_FAILED")
 
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        request_id = _request_id(self.execution_context)
-        shaped: list[GraphQLError] = []
-        for error in result.errors:
-            original = error.original_error
-            if "code" in (error.extensions or {}):
-                shaped.append(error)
-            elif isinstance(original, UserError):
-                extensions = {"code": original.code}
-                if original.field:
-                    extensions["field"] = original.field
-                _with_code(error, **extensions)
-                shaped.append(error)
-            elif _is_internal(error):
-                shaped.append(
-                    GraphQLError(
-                        INTERNAL_MESSAGE,
-                        nodes=error.nodes,
-                        path=error.path,
-                        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-                    )
+
+def shape_errors(errors: list[GraphQLError], request_id: str | None) -> list[GraphQLError]:
+    """Every error with the contract's code; internal ones masked, carrying the request id.
+
+    Called by the HTTP view on every result: a parse error raised inside an extension's hook
+    (the parser cache, the token limit) escapes every schema extension, but not the view.
+    """
+    shaped: list[GraphQLError] = []
+    for error in errors:
+        original = error.original_error
+        if "code" in (error.extensions or {}):
+            shaped.append(error)
+        elif isinstance(error, GraphQLSyntaxError):
+            _with_code(error, "GRAPHQL_PARSE_FAILED")
+            shaped.append(error)
+        elif isinstance(original, UserError):
+            extensions = {"code": original.code}
+            if original.field:
+                extensions["field"] = original.field
+            _with_code(error, **extensions)
+            shaped.append(error)
+        elif _is_internal(error):
+            shaped.append(
+                GraphQLError(
+                    INTERNAL_MESSAGE,
+                    nodes=error.nodes,
+                    path=error.path,
+                    extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
                 )
-            else:
-                # A GraphQLError raised by graphql-core while executing: with no path, the
-                # variables could not be coerced (before any resolver ran); with a path, a
-                # value failed to parse as its scalar, both the client's input.
-                _with_code(error, "BAD_USER_INPUT")
-                shaped.append(error)
-        result.errors = shaped
+            )
+        else:
+            # A GraphQLError raised by graphql-core while executing: with no path, the
+            # variables could not be coerced (before any resolver ran); with a path, a
+            # value failed to parse as its scalar, both the client's input.
+            _with_code(error, "BAD_USER_INPUT")
+            shaped.append(error)
+    return shaped

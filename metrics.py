@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 
 @dataclass
@@ -51,7 +52,63 @@ REQUEST_REDIS = Histogram(
     "Redis round trips per HTTP request",
     buckets=(0, 1, 2, 3, 4, 5, 8, 13, 21, 50),
 )
+POOL_CONNECTIONS = Gauge(
+    "polycool_pool_connections", "PostgreSQL pool connections by state", ["state"]
+)
 REQUEST_SECONDS = Histogram("polycool_request_seconds", "HTTP request duration", ["path"])
+
+# The ingestion worker (ingestion/, docs/ingestion.md).
+INGEST_TICKS = Counter("polycool_ingest_ticks_total", "Price ticks read from the feed")
+INGEST_TICKS_COALESCED = Counter(
+    "polycool_ingest_ticks_coalesced_total",
+    "Ticks replaced by a newer tick of the same token before a flush wrote them",
+)
+INGEST_TICKS_UNTRACKED = Counter(
+    "polycool_ingest_ticks_untracked_total", "Ticks of tokens the worker does not follow, dropped"
+)
+INGEST_MALFORMED = Counter(
+    "polycool_ingest_malformed_total", "Frames or events of the feed that could not be read"
+)
+INGEST_REFUSED = Counter(
+    "polycool_ingest_refused_prices_total",
+    "Markets whose assembled prices failed the sum check (or lacked an outcome), not written",
+)
+INGEST_RECONNECTS = Counter(
+    "polycool_ingest_reconnects_total", "Feed connections lost or refused, then retried"
+)
+INGEST_SUBSCRIBED_TOKENS = Gauge(
+    "polycool_ingest_subscribed_tokens", "Token ids the worker follows on the feed"
+)
+INGEST_FLUSH_MARKETS = Histogram(
+    "polycool_ingest_flush_markets",
+    "Markets written per flush",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000),
+)
+INGEST_FLUSH_SECONDS = Histogram(
+    "polycool_ingest_flush_seconds",
+    "Duration of a flush: write, TP/SL, commit, cache invalidation",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+INGEST_FLUSH_STATEMENTS = Histogram(
+    "polycool_ingest_flush_statements",
+    "SQL statements per flush",
+    buckets=(0, 1, 2, 3, 4, 5, 10),
+)
+INGEST_FLUSH_FAILURES = Counter(
+    "polycool_ingest_flush_failures_total", "Flushes that failed (their prices were kept)"
+)
+INGEST_LAG_SECONDS = Histogram(
+    "polycool_ingest_tick_to_commit_seconds",
+    "Per written market: from the arrival of its oldest unwritten tick to the flush's commit",
+    buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30),
+)
+TRIGGERS_RELAYED = Counter(
+    "polycool_triggers_relayed_total", "Triggered TP/SL levels published to the Redis stream"
+)
+TRIGGER_RELAY_FAILURES = Counter(
+    "polycool_trigger_relay_failures_total",
+    "Relays of triggered levels that failed (the levels wait in the outbox)",
+)
 
 
 def count_sql() -> None:
@@ -66,3 +123,10 @@ def count_redis() -> None:
     counts = request_counts.get()
     if counts is not None:
         counts.redis += 1
+
+
+def watch_pool(pool: Any) -> None:
+    """Pool gauges read when /metrics is scraped (asyncpg keeps the numbers)."""
+    POOL_CONNECTIONS.labels("open").set_function(pool.get_size)
+    POOL_CONNECTIONS.labels("idle").set_function(pool.get_idle_size)
+    POOL_CONNECTIONS.labels("max").set_function(pool.get_max_size)

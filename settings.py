@@ -56,6 +56,45 @@ class Settings:
     ttl_users: float = 3600
     # The most traded markets loaded into the cache when the service starts.
     warm_markets: int = 500
+    # The ingestion worker (`python app.py ingest`, docs/ingestion.md). FEED_URL is Polymarket's
+    # public market channel by default; tests and the benchmark point it at a local server.
+    feed_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
+    # Seconds between flushes: the coalesced prices of every changed market, in one statement.
+    ingest_flush_interval: float = 1.0
+    # Seconds between keepalive pings; a connection that stops answering is replaced.
+    ingest_ping_interval: float = 5.0
+    # The most traded open markets followed besides those holding ACTIVE positions.
+    ingest_top_markets: int = 1000
+    # Seconds between re-reads of which markets to follow (positions open and close).
+    ingest_refresh_interval: float = 5.0
+    # Port of the worker's own /metrics (Prometheus); 0: not served.
+    ingest_metrics_port: int = 0
+    # Redis stream of triggered TP/SL levels for the trading service (None: "<prefix>:triggers").
+    trigger_stream: str | None = None
+    # Seconds after which a triggered level its writer could not relay is relayed by the worker.
+    trigger_retry_after: float = 30.0
+    # (role, key) pairs; roles are bot, ingest and admin. Empty: the API is open, which only
+    # development and test allow.
+    api_keys: tuple[tuple[str, str], ...] = ()
+    # Query limits, refused before anything runs.
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 5000
+    max_body_bytes: int = 1_048_576
+    max_list_items: int = 1000  # ids of markets(ids), snapshot entries, price updates
+    introspection: bool = True
+    parser_cache_size: int = 512  # parsed and validated documents kept per process
+    # PostgreSQL: a statement running longer is cancelled; a request waiting longer than
+    # pool_acquire_timeout for a connection gets SERVICE_BUSY instead of hanging.
+    statement_timeout: float = 5.0
+    pool_acquire_timeout: float = 2.0
+    # 0 for PgBouncer / Supabase's transaction pooler, which cannot keep prepared statements.
+    statement_cache_size: int = 100
+    # Rate limits (limits' syntax: "100/minute"), per Telegram user (X-Telegram-User) and per
+    # API key; off for benchmarks and load tests.
+    rate_limit: bool = True
+    rate_limit_per_user: str = "100/minute"
+    rate_limit_per_key: str = "6000/minute"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -87,6 +126,20 @@ class Settings:
             ttl_market_lists=_seconds(env, "CACHE_TTL_MARKET_LISTS", cls.ttl_market_lists),
             ttl_users=_seconds(env, "CACHE_TTL_USERS", cls.ttl_users),
             warm_markets=_int(env, "CACHE_WARM_MARKETS", cls.warm_markets),
+            api_keys=_api_keys(env.get("API_KEYS", "")),
+            max_depth=_int(env, "MAX_DEPTH", cls.max_depth),
+            max_aliases=_int(env, "MAX_ALIASES", cls.max_aliases),
+            max_tokens=_int(env, "MAX_TOKENS", cls.max_tokens),
+            max_body_bytes=_int(env, "MAX_BODY_BYTES", cls.max_body_bytes),
+            max_list_items=_int(env, "MAX_LIST_ITEMS", cls.max_list_items),
+            introspection=_bool(env, "INTROSPECTION", app_env != "production"),
+            parser_cache_size=_int(env, "PARSER_CACHE_SIZE", cls.parser_cache_size),
+            statement_timeout=_seconds(env, "STATEMENT_TIMEOUT", cls.statement_timeout),
+            pool_acquire_timeout=_seconds(env, "POOL_ACQUIRE_TIMEOUT", cls.pool_acquire_timeout),
+            statement_cache_size=_int(env, "STATEMENT_CACHE_SIZE", cls.statement_cache_size),
+            rate_limit=_bool(env, "RATE_LIMIT", cls.rate_limit),
+            rate_limit_per_user=_rate(env, "RATE_LIMIT_PER_USER", cls.rate_limit_per_user),
+            rate_limit_per_key=_rate(env, "RATE_LIMIT_PER_KEY", cls.rate_limit_per_key),
         )
         settings.check()
         return settings
@@ -98,11 +151,35 @@ class Settings:
                 f"Config 'POOL_MAX_SIZE' has value {self.pool_max_size!r}. "
                 f"Expected at least 1 and at least POOL_MIN_SIZE ({self.pool_min_size})."
             )
+        if self.app_env == "production" and not self.api_keys:
+            raise SettingsError(
+                "Config 'API_KEYS' is not set. Expected role:key pairs (bot, ingest, admin) "
+                "when APP_ENV is 'production'; only development and test may run open."
+            )
         if self.app_env == "production" and self.cursor_secret == Settings.cursor_secret:
             raise SettingsError(
                 "Config 'CURSOR_SECRET' is not set. Expected a secret shared by every process "
                 "when APP_ENV is 'production'."
             )
+        if not self.feed_url.startswith(("ws://", "wss://")):
+            raise SettingsError(
+                f"Config 'FEED_URL' has value {self.feed_url!r}. Expected a ws:// or wss:// URL."
+            )
+        if self.ingest_top_markets < 0:
+            raise SettingsError(
+                f"Config 'INGEST_TOP_MARKETS' has value {self.ingest_top_markets!r}. "
+                "Expected 0 or more."
+            )
+        if not 0 <= self.ingest_metrics_port <= 65535:
+            raise SettingsError(
+                f"Config 'INGEST_METRICS_PORT' has value {self.ingest_metrics_port!r}. "
+                "Expected a port from 1 to 65535, or 0 for none."
+            )
+
+    @property
+    def trigger_stream_key(self) -> str:
+        """The Redis stream triggered levels are published to."""
+        return self.trigger_stream or f"{self.cache_prefix}:triggers"
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -116,6 +193,36 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"Config {name!r} has value {raw!r}. Expected an integer.") from None
+
+
+ROLES = ("bot", "ingest", "admin")
+
+
+def _api_keys(raw: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for entry in filter(None, (part.strip() for part in raw.split(","))):
+        role, _, key = entry.partition(":")
+        if role not in ROLES or len(key) < 16:
+            shown = f"{role}:{key[:4]}..." if key else entry
+            raise SettingsError(
+                f"Config 'API_KEYS' has entry {shown!r}. Expected role:key with role one of "
+                f"{', '.join(ROLES)} and a key of at least 16 characters."
+            )
+        pairs.append((role, key))
+    return tuple(pairs)
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    from limits import parse  # the rate syntax is limits' own; checked here, at start
+
+    raw = env.get(name) or default
+    try:
+        parse(raw)
+    except ValueError:
+        raise SettingsError(
+            f"Config {name!r} has value {raw!r}. Expected a rate such as '100/minute'."
+        ) from None
+    return raw
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

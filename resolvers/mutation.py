@@ -11,6 +11,7 @@ from decimal import Decimal
 import strawberry
 
 from context import Info
+from errors import check_list_size
 from schema.enums import TriggerKind
 from schema.inputs import (
     MarketPriceInput,
@@ -28,6 +29,7 @@ from schema.payloads import (
 from schema.position import Position, position_from_row
 from schema.user import User, user_from_row
 from writes import levels, prices, sync, trades, users
+from writes.triggers import TriggerStream
 
 
 async def upsert_user(info: Info, input: UpsertUserInput) -> User:
@@ -74,6 +76,7 @@ async def set_tp_sl(
 async def sync_positions(
     info: Info, telegram_id: strawberry.ID, positions: list[PositionSnapshotInput]
 ) -> SyncPositionsPayload:
+    check_list_size("positions", len(positions), info.context.settings.max_list_items)
     result = await sync.sync_positions(
         info.context.database,
         info.context.cache.store,
@@ -91,9 +94,12 @@ async def sync_positions(
 async def update_market_prices(
     info: Info, updates: list[MarketPriceInput]
 ) -> UpdateMarketPricesPayload:
+    check_list_size("updates", len(updates), info.context.settings.max_list_items)
+    store = info.context.cache.store
     result = await prices.update_market_prices(
         info.context.database,
-        info.context.cache.store,
+        store,
+        TriggerStream(store, info.context.settings.trigger_stream_key),
         [prices.PriceUpdate(u.market_id, u.outcome_prices) for u in updates],
     )
     return UpdateMarketPricesPayload(

@@ -8,7 +8,7 @@ import strawberry
 
 from context import Info
 from cursors import decode_cursor, encode_cursor
-from errors import BadUserInput
+from errors import BadUserInput, check_list_size
 from identifiers import parse_bigint_id
 from loaders.market_lists import TrendingPage
 from schema.connection import MarketConnection, MarketEdge, PageInfo
@@ -34,6 +34,7 @@ async def position(info: Info, id: strawberry.ID) -> Position | None:
 
 
 async def markets(info: Info, ids: list[strawberry.ID]) -> list[Market | None]:
+    check_list_size("ids", len(ids), info.context.settings.max_list_items)
     return await info.context.loaders.market.load_many(ids)
 
 

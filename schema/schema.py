@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from functools import partial
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from errors import ErrorCodes, log_internal_errors
+from access import RoleCheck
+from errors import ValidationCodes, log_internal_errors
 from resolvers import mutation, query
 from schema.connection import MarketConnection
 from schema.market import Market
@@ -18,6 +29,7 @@ from schema.payloads import RecordTradePayload, SyncPositionsPayload, UpdateMark
 from schema.position import Position
 from schema.scalars import DecimalScalar
 from schema.user import User
+from settings import Settings
 
 
 @strawberry.type
@@ -66,10 +78,31 @@ class PolycoolSchema(strawberry.Schema):
         log_internal_errors(errors, execution_context)
 
 
-def build_schema(extensions_extra: Sequence[type[SchemaExtension]] = ()) -> strawberry.Schema:
+def build_schema(
+    settings: Settings | None = None, extra: Sequence[type[SchemaExtension]] = ()
+) -> strawberry.Schema:
+    """The schema with the deployment's limits; its SDL does not depend on the settings."""
+    settings = settings or Settings()
+    # Factories, not instances: each request gets its own extension objects (the parser and
+    # validation caches still live at module level, keyed by their size).
+    extensions: list[Callable[[], SchemaExtension]] = [
+        ValidationCodes,
+        # Refused before anything runs: oversized documents, deep nesting, alias floods.
+        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        partial(QueryDepthLimiter, max_depth=settings.max_depth),
+        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        # Bounded: a client sending endless distinct documents cannot grow memory.
+        partial(ParserCache, maxsize=settings.parser_cache_size),
+        partial(ValidationCache, maxsize=settings.parser_cache_size),
+        RoleCheck,
+        *extra,
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
     return PolycoolSchema(
         query=Query,
         mutation=Mutation,
-        extensions=[ErrorCodes, *extensions_extra],
+        extensions=extensions,
         scalar_overrides={Decimal: DecimalScalar},
+        config=StrawberryConfig(disable_field_suggestions=settings.app_env == "production"),
     )

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,9 @@ async def migrate(connection: asyncpg.Connection, folder: Path = MIGRATIONS) -> 
     return applied_now
 
 
-async def pending(connection: asyncpg.Connection, folder: Path = MIGRATIONS) -> list[str]:
+async def pending(
+    connection: asyncpg.Connection | PoolConnectionProxy, folder: Path = MIGRATIONS
+) -> list[str]:
     """Names of migrations not yet applied (readiness checks use this)."""
     exists = await connection.fetchval("SELECT to_regclass('schema_migration') IS NOT NULL")
     done: set[str] = set()

@@ -177,7 +177,10 @@ async def test_every_mutation_is_visible_to_the_next_read(
     )
     assert synced.data["syncPositions"]["updated"] == 1
     position = (await portfolio())["positions"][0]
-    assert (Decimal(position["shares"]), Decimal(position["entryPrice"])) == (Decimal(3), Decimal("0.4"))
+    assert (Decimal(position["shares"]), Decimal(position["entryPrice"])) == (
+        Decimal(3),
+        Decimal("0.4"),
+    )
 
     await ok(fresh, "SyncPositions", telegramId=telegram_id, positions=[])
     assert (await portfolio())["positions"] == []

@@ -1,0 +1,139 @@
+"""Rate limits per API key and per Telegram user, shared by every process through Redis.
+
+The `limits` package does the counting (chosen over a hand-written script: it is well kept,
+its moving-window strategy is one atomic Lua script per hit, and its async Redis storage speaks
+redis-py, which the service already uses). Each request hits the key's limit and, when the bot
+names the user in `X-Telegram-User`, the user's (default 100 a minute, the old client's rule),
+both at once: one round of latency. A refused request gets 429 with Retry-After and
+X-RateLimit-* headers, and a GraphQL-shaped error with code RATE_LIMITED.
+
+While Redis is away an in-process limiter with the same limits takes over (each process then
+counts on its own), and Redis is tried again after `redis_retry_after`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+import time
+
+import orjson
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from metrics import REDIS_ERRORS, count_redis
+from settings import Settings
+
+log = logging.getLogger(__name__)
+
+_TELEGRAM_USER = re.compile(r"^[1-9][0-9]{0,18}$")
+
+
+def storage_uri(redis_url: str, cluster: bool) -> str:
+    """limits' name for the same Redis: async+redis://, async+rediss://, async+redis+unix://."""
+    scheme, _, rest = redis_url.partition("://")
+    if cluster:
+        return f"async+redis+cluster://{rest}"
+    return {"unix": f"async+redis+unix://{rest}"}.get(scheme, f"async+{redis_url}")
+
+
+class RateLimits:
+    """ASGI middleware for /graphql: count the request against its limits, or refuse it."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.per_key = parse(settings.rate_limit_per_key)
+        self.per_user = parse(settings.rate_limit_per_user)
+        self.local = MovingWindowRateLimiter(MemoryStorage())
+        # Built on the first request: the Redis URL is known once the lifespan started it.
+        self.shared: MovingWindowRateLimiter | None = None
+        self._shared_down_until = 0.0
+
+    def _shared(self, redis_url: str) -> MovingWindowRateLimiter:
+        if self.shared is None:
+            settings = self.settings
+            storage = RedisStorage(
+                storage_uri(redis_url, settings.redis_cluster),
+                implementation="redispy",
+                key_prefix=f"{settings.cache_prefix}:rate",
+                socket_timeout=settings.redis_timeout,
+                socket_connect_timeout=settings.redis_timeout,
+            )
+            self.shared = MovingWindowRateLimiter(storage)
+        return self.shared
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/graphql":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        state = scope.setdefault("state", {})
+        client = scope.get("client") or ("unknown", 0)
+        limits = [(self.per_key, "key", state.get("key_id") or f"address:{client[0]}")]
+        user = headers.get(b"x-telegram-user", b"").decode("latin-1").strip()
+        if _TELEGRAM_USER.match(user):
+            limits.append((self.per_user, "user", user))
+        refused = await self._refused(limits, scope["app"].state.redis_url)
+        if refused is None:
+            await self.app(scope, receive, send)
+        else:
+            await _too_many(send, *refused)
+
+    async def _refused(
+        self, limits: list[tuple[RateLimitItem, str, str]], redis_url: str
+    ) -> tuple[RateLimitItem, str, float] | None:
+        """None when every limit allows the request, else (limit, whose, seconds to wait)."""
+        limiter = self.local
+        if time.monotonic() >= self._shared_down_until:
+            limiter = self._shared(redis_url)
+            for _ in limits:
+                count_redis()
+        try:
+            allowed = await asyncio.gather(*(limiter.hit(i, kind, who) for i, kind, who in limits))
+            for (item, kind, who), ok in zip(limits, allowed, strict=True):
+                if not ok:
+                    stats = await limiter.get_window_stats(item, kind, who)
+                    return item, kind, max(1.0, stats.reset_time - time.time())
+        except Exception as error:  # any storage failure: count locally, try Redis later
+            if limiter is self.local:
+                raise
+            REDIS_ERRORS.labels("rate_limit").inc()
+            self._shared_down_until = time.monotonic() + self.settings.redis_retry_after
+            log.warning("rate limits fall back to this process (%s)", type(error).__name__)
+            return await self._refused(limits, redis_url)
+        return None
+
+
+async def _too_many(send: Send, item: RateLimitItem, kind: str, wait: float) -> None:
+    seconds = math.ceil(wait)
+    body = orjson.dumps(
+        {
+            "errors": [
+                {
+                    "message": f"Rate limit exceeded: at most {item} per {kind}. "
+                    f"Retry after {seconds} s.",
+                    "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds},
+                }
+            ]
+        }
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 429,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"retry-after", str(seconds).encode()),
+                (b"x-ratelimit-limit", str(item.amount).encode()),
+                (b"x-ratelimit-remaining", b"0"),
+                (b"x-ratelimit-reset", str(seconds).encode()),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
