@@ -156,7 +156,9 @@ class CacheSession:
             if ask_epoch:
                 pipeline.get(self.store.keys.epoch)
             for names in by_tag.values():
-                pipeline.mget(names)
+                # Not pipeline.mget: redis-py's ClusterPipeline refuses it outright (one tag's
+                # keys share a slot, so the raw command is routed to its node like any other).
+                pipeline.execute_command("MGET", *names)
 
         results = await self.store.run("read", queue)
         if results is None:

@@ -16,6 +16,8 @@ entries its writes made stale until it reconnects.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 import secrets
 import time
@@ -25,7 +27,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisClusterException, RedisError
+from redis.retry import Retry
 
 from cache.keys import KeyNames, Scope
 from metrics import LOST_INVALIDATIONS, REDIS_ERRORS, count_redis
@@ -45,7 +49,6 @@ def new_token() -> str:
 class CacheStore:
     client: Client
     keys: KeyNames
-    timeout: float
     retry_after: float
     ttls: dict[str, float]
     # Versions outlive every entry filled under them (see keys.py), so an expired version
@@ -53,6 +56,7 @@ class CacheStore:
     version_ttl: float = 0.0
     _down_until: float = 0.0
     _lost_invalidations: bool = False
+    _recovery: asyncio.Task[None] | None = None
     _clock: Callable[[], float] = field(default=time.monotonic)
     # Tests pause here, between a reader's SQL and its fill, naming the kind of data
     # (tests/cache/test_interleaving.py); None in the service.
@@ -63,28 +67,25 @@ class CacheStore:
 
     @property
     def available(self) -> bool:
-        return self._clock() >= self._down_until
+        # While invalidations are lost, what this process would read may be stale: it reads
+        # PostgreSQL until the epoch has moved.
+        return not self._lost_invalidations and self._clock() >= self._down_until
 
     async def run(self, operation: str, queue: Callable[[Pipeline], None]) -> list[Any] | None:
         """Run the commands `queue` adds as one pipeline; None if Redis is away."""
         if not self.available:
             return None
+        return await self._send(operation, queue)
+
+    async def _send(self, operation: str, queue: Callable[[Pipeline], None]) -> list[Any] | None:
         pipeline = self.client.pipeline(transaction=False)
-        if self._lost_invalidations:
-            # Retire everything cached before the invalidations we could not deliver,
-            # before this process reads or fills anything.
-            pipeline.set(self.keys.epoch, new_token())
         queue(pipeline)
         count_redis()
         try:
             results: list[Any] = await pipeline.execute()
-        except (RedisError, OSError, TimeoutError) as error:
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
             self._step_aside(operation, error)
             return None
-        if self._lost_invalidations:
-            self._lost_invalidations = False
-            log.warning("Redis is back: moved the cache epoch to retire entries of the outage")
-            results = results[1:]
         return results
 
     async def bump(self, scopes: Iterable[Scope]) -> None:
@@ -102,8 +103,28 @@ class CacheStore:
             self._lost_invalidations = True
             LOST_INVALIDATIONS.inc()
             log.warning("could not invalidate %d cache scopes: the epoch will move", len(wanted))
+            if self._recovery is None or self._recovery.done():
+                # A context of its own: these round trips belong to no request.
+                self._recovery = asyncio.create_task(
+                    self._move_epoch_when_back(), context=contextvars.Context()
+                )
+
+    async def _move_epoch_when_back(self) -> None:
+        # The only code that moves the epoch (two movers could leave a reader believing the
+        # other's token). It does not wait for a request: other processes go on serving what
+        # the lost bumps made stale until the epoch moves.
+        while self._lost_invalidations:
+            await asyncio.sleep(self.retry_after)
+            moved = await self._send(
+                "epoch", lambda pipeline: pipeline.set(self.keys.epoch, new_token())
+            )
+            if moved is not None:
+                self._lost_invalidations = False
+                log.warning("Redis is back: moved the cache epoch to retire entries of the outage")
 
     async def close(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
         await self.client.aclose()
 
     def _step_aside(self, operation: str, error: BaseException) -> None:
@@ -124,15 +145,17 @@ def connect(settings: Settings, url: str) -> CacheStore:
         "socket_timeout": settings.redis_timeout,
         "socket_connect_timeout": settings.redis_timeout,
     }
+    # redis-py's own retries (with backoff) would turn one slow or dead node into seconds
+    # per request; the store steps aside instead. A single server gets one immediate retry,
+    # for a pooled connection that a Redis restart left dead.
     client: Client
     if settings.redis_cluster:
-        client = RedisCluster.from_url(url, **options)
+        client = RedisCluster.from_url(url, retry=Retry(NoBackoff(), 0), **options)
     else:
-        client = Redis.from_url(url, **options)
+        client = Redis.from_url(url, retry=Retry(NoBackoff(), 1), **options)
     return CacheStore(
         client=client,
         keys=KeyNames(settings.cache_prefix),
-        timeout=settings.redis_timeout,
         retry_after=settings.redis_retry_after,
         ttls={
             "prices": settings.ttl_prices,
