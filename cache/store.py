@@ -55,7 +55,9 @@ class CacheStore:
     # can only mean its entries expired too.
     version_ttl: float = 0.0
     _down_until: float = 0.0
-    _lost_invalidations: bool = False
+    # Bumps lost so far, and how many of them a moved epoch has covered.
+    _lost: int = 0
+    _covered: int = 0
     _recovery: asyncio.Task[None] | None = None
     _clock: Callable[[], float] = field(default=time.monotonic)
     # Tests pause here, between a reader's SQL and its fill, naming the kind of data
@@ -69,7 +71,7 @@ class CacheStore:
     def available(self) -> bool:
         # While invalidations are lost, what this process would read may be stale: it reads
         # PostgreSQL until the epoch has moved.
-        return not self._lost_invalidations and self._clock() >= self._down_until
+        return self._covered == self._lost and self._clock() >= self._down_until
 
     async def run(self, operation: str, queue: Callable[[Pipeline], None]) -> list[Any] | None:
         """Run the commands `queue` adds as one pipeline; None if Redis is away."""
@@ -100,7 +102,7 @@ class CacheStore:
                 pipeline.set(self.keys.version(scope), new_token(), px=ttl)
 
         if await self.run("invalidate", queue) is None:
-            self._lost_invalidations = True
+            self._lost += 1
             LOST_INVALIDATIONS.inc()
             log.warning("could not invalidate %d cache scopes: the epoch will move", len(wanted))
             if self._recovery is None or self._recovery.done():
@@ -113,13 +115,16 @@ class CacheStore:
         # The only code that moves the epoch (two movers could leave a reader believing the
         # other's token). It does not wait for a request: other processes go on serving what
         # the lost bumps made stale until the epoch moves.
-        while self._lost_invalidations:
+        # A bump lost while the SET is in flight may land after Redis ran it: only the losses
+        # counted before sending are covered, and any later one takes another round.
+        while self._covered != self._lost:
             await asyncio.sleep(self.retry_after)
+            target = self._lost
             moved = await self._send(
                 "epoch", lambda pipeline: pipeline.set(self.keys.epoch, new_token())
             )
             if moved is not None:
-                self._lost_invalidations = False
+                self._covered = target
                 log.warning("Redis is back: moved the cache epoch to retire entries of the outage")
 
     async def close(self) -> None:
