@@ -114,7 +114,8 @@ class Settings:
             data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else cls.data_dir,
             pool_min_size=_int(env, "POOL_MIN_SIZE", cls.pool_min_size),
             pool_max_size=_int(env, "POOL_MAX_SIZE", cls.pool_max_size),
-            cursor_secret=env.get("CURSOR_SECRET", cls.cursor_secret),
+            # An empty secret would sign every cursor with an empty key: treat it as unset.
+            cursor_secret=env.get("CURSOR_SECRET") or cls.cursor_secret,
             graphiql=_bool(env, "GRAPHIQL", app_env == "development"),
             redis_cluster=_bool(env, "REDIS_CLUSTER", cls.redis_cluster),
             cache_prefix=env.get("CACHE_PREFIX", cls.cache_prefix),
@@ -140,6 +141,16 @@ class Settings:
             rate_limit=_bool(env, "RATE_LIMIT", cls.rate_limit),
             rate_limit_per_user=_rate(env, "RATE_LIMIT_PER_USER", cls.rate_limit_per_user),
             rate_limit_per_key=_rate(env, "RATE_LIMIT_PER_KEY", cls.rate_limit_per_key),
+            feed_url=env.get("FEED_URL") or cls.feed_url,
+            ingest_flush_interval=_seconds(env, "INGEST_FLUSH_INTERVAL", cls.ingest_flush_interval),
+            ingest_ping_interval=_seconds(env, "INGEST_PING_INTERVAL", cls.ingest_ping_interval),
+            ingest_top_markets=_int(env, "INGEST_TOP_MARKETS", cls.ingest_top_markets),
+            ingest_refresh_interval=_seconds(
+                env, "INGEST_REFRESH_INTERVAL", cls.ingest_refresh_interval
+            ),
+            ingest_metrics_port=_int(env, "INGEST_METRICS_PORT", cls.ingest_metrics_port),
+            trigger_stream=env.get("TRIGGER_STREAM") or None,
+            trigger_retry_after=_seconds(env, "TRIGGER_RETRY_AFTER", cls.trigger_retry_after),
         )
         settings.check()
         return settings

@@ -38,3 +38,10 @@ APPLY_POSITION_SNAPSHOT: Final = _read("apply_position_snapshot.sql")
 MARKET_OUTCOMES_BY_ID: Final = _read("market_outcomes_by_id.sql")
 UPDATE_MARKET_PRICES: Final = _read("update_market_prices.sql")
 TRIGGER_LEVELS: Final = _read("trigger_levels.sql")
+
+# Triggered levels' outbox (writes/triggers.py), relayed to the trading service's stream.
+DELETE_RELAYED_TRIGGERS: Final = _read("delete_relayed_triggers.sql")
+UNRELAYED_TRIGGERS: Final = _read("unrelayed_triggers.sql")
+
+# The ingestion worker (ingestion/).
+TRACKED_MARKETS: Final = _read("tracked_markets.sql")

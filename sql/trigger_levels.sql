@@ -1,23 +1,33 @@
--- updateMarketPrices (and the ingestion worker): after the prices of the markets in $1 were
--- written, fires the take-profit (price >= level) and stop-loss (price <= level) levels of
--- their ACTIVE positions, each against its outcome's price, and consumes each fired level (set
--- NULL) so it fires once. Returns (position_id, user_id, kind, price) per fired level, by
--- position id (the worker tells the user; a cache knows whose positions changed).
+-- updateMarketPrices and the ingestion worker (writes/prices.py write_prices): after the prices
+-- of the markets in $1 were written, fires the take-profit (price >= level) and stop-loss
+-- (price <= level) levels of their ACTIVE positions, each against its outcome's price, consumes
+-- each fired level (set NULL) so it fires once, and queues it in trigger_outbox for the trading
+-- service's stream. Also deletes the outbox rows in $2: triggers the caller has already relayed
+-- (the ingestion worker's receipts ride on its next flush instead of costing a statement).
+-- Returns (trigger_id, position_id, user_id, market_id, kind, price, fired_at) per fired level,
+-- by position id.
 -- One statement: `fired` locks and judges the positions, in id order so that two workers
 -- pricing the same markets cannot deadlock (a setTpSl at the same moment waits, or is waited
--- for and judged on what it left); the UPDATE consumes what fired. RETURNING would only see the
--- levels already cleared, hence the kinds are carried over from `fired`. Both levels cannot
--- fire together: a stop loss lies below its take profit.
-WITH fired AS (
-    SELECT p.id, p.user_id, o.price,
+-- for and judged on what it left); `consumed` clears what fired; `queued` records it in the
+-- outbox, in the same transaction as the price. RETURNING would only see the levels already
+-- cleared, hence the kinds are carried over from `fired`. Both levels cannot fire together: a
+-- stop loss lies below its take profit. A data-modifying WITH runs whether or not it is read.
+-- The ids are joined through unnest, not filtered with `= ANY($1)`: in the generic plan of a
+-- prepared statement (asyncpg's, after five runs) `= ANY($1)` is a linear search of the array
+-- per position, 80 ms for 1,000 markets instead of 6.
+WITH receipts AS (
+    DELETE FROM trigger_outbox WHERE id = ANY($2::bigint[])
+),
+fired AS (
+    SELECT p.id, p.user_id, p.market_id, o.price,
            o.price >= p.take_profit_price IS TRUE AS take_profit,
            o.price <= p.stop_loss_price IS TRUE AS stop_loss
-    FROM position AS p
+    FROM unnest($1::text[]) AS u (market_id)
+    JOIN position AS p ON p.market_id = u.market_id AND p.status = 'ACTIVE'
     JOIN market AS m ON m.id = p.market_id
     CROSS JOIN LATERAL
         (SELECT m.outcome_prices[array_position(m.outcomes, p.outcome)] AS price) AS o
-    WHERE p.market_id = ANY($1::text[]) AND p.status = 'ACTIVE'
-      AND (o.price >= p.take_profit_price OR o.price <= p.stop_loss_price)
+    WHERE o.price >= p.take_profit_price OR o.price <= p.stop_loss_price
     ORDER BY p.id
     FOR UPDATE OF p
 ),
@@ -28,10 +38,16 @@ consumed AS (
         updated_at = now()
     FROM fired AS f
     WHERE p.id = f.id
-    RETURNING p.id, p.user_id, f.price, f.take_profit
+    RETURNING p.id, p.user_id, f.market_id, f.price, f.take_profit
+),
+queued AS (
+    INSERT INTO trigger_outbox (position_id, user_id, market_id, kind, price)
+    SELECT id, user_id, market_id,
+           CASE WHEN take_profit THEN 'TAKE_PROFIT' ELSE 'STOP_LOSS' END, price
+    FROM consumed
+    ORDER BY id
+    RETURNING id, position_id, user_id, market_id, kind, price, fired_at
 )
-SELECT id AS position_id, user_id,
-       CASE WHEN take_profit THEN 'TAKE_PROFIT' ELSE 'STOP_LOSS' END AS kind,
-       price
-FROM consumed
-ORDER BY id
+SELECT id AS trigger_id, position_id, user_id, market_id, kind, price, fired_at
+FROM queued
+ORDER BY position_id

@@ -1,14 +1,22 @@
-"""updateMarketPrices: new outcome prices for many markets, then TP/SL on the new prices.
+"""Market prices, one write path: updateMarketPrices and the ingestion worker both call it.
 
-Entries are judged one by one, in order, against the markets read in one statement; a bad one
-is listed in `rejected` and the rest applied. A market sent twice ends at its last valid entry:
-the write is one UPDATE ... FROM unnest(...), which would pick an arbitrary row among
-duplicates, so it receives one entry per market. The levels of every updated market are then
-judged by one more statement, whether or not its prices moved.
+`write_prices` runs inside the caller's write transaction: one statement writes the prices of
+every market (UPDATE ... FROM unnest(...)), one more judges the TP/SL levels of those markets
+against the new prices, consumes what fired and queues it in the outbox (writes/triggers.py).
+The transaction then retires the markets' cache scopes after its commit, and the caller relays
+the triggers to the Redis stream. The mutation checks its input first; the worker's prices come
+checked from the feed (ingestion/feed.py) and need no read of the markets.
+
+updateMarketPrices: entries are judged one by one, in order, against the markets read in one
+statement; a bad one is listed in `rejected` and the rest applied. A market sent twice ends at
+its last valid entry: the UPDATE would pick an arbitrary row among duplicates, so it receives
+one entry per market. The levels of every updated market are judged whether or not its prices
+moved.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,6 +27,7 @@ from database import Database
 from errors import BadUserInput
 from writes.checks import check_price
 from writes.transaction import user_scopes, write_transaction
+from writes.triggers import Triggered, TriggerStream, triggered_from_row
 
 
 @dataclass(frozen=True)
@@ -34,14 +43,6 @@ class Rejected:
 
 
 @dataclass(frozen=True)
-class Triggered:
-    position_id: int
-    user_id: int
-    kind: str  # "TAKE_PROFIT" | "STOP_LOSS"
-    price: Decimal
-
-
-@dataclass(frozen=True)
 class PriceUpdateResult:
     updated: int
     rejected: list[Rejected]
@@ -50,9 +51,37 @@ class PriceUpdateResult:
     market_ids: list[str]
 
 
+async def write_prices(
+    tx: Database,
+    changed: set[Scope],
+    prices: Mapping[str, Sequence[Decimal]],
+    receipts: Sequence[int] = (),
+) -> list[Triggered]:
+    """Write checked prices (market id -> one price per outcome) and fire the crossed levels.
+
+    Two statements inside the caller's `write_transaction`, whatever the number of markets;
+    the markets' scopes (and those of positions whose levels fired) join `changed`. `receipts`
+    are outbox ids already relayed, deleted by the same statement (the worker's way).
+    """
+    # In id order, so two writers pricing the same markets lock them in the same order.
+    market_ids = sorted(prices)
+    await tx.execute(
+        sql.UPDATE_MARKET_PRICES, market_ids, [_array_literal(prices[m]) for m in market_ids]
+    )
+    rows = await tx.fetch(sql.TRIGGER_LEVELS, market_ids, list(receipts))
+    changed.update(Scope("market", m) for m in market_ids)
+    for row in rows:
+        changed.update(user_scopes(row["user_id"], row["position_id"]))
+    return [triggered_from_row(row) for row in rows]
+
+
 async def update_market_prices(
-    database: Database, cache: CacheStore, updates: list[PriceUpdate]
+    database: Database,
+    cache: CacheStore,
+    stream: TriggerStream,
+    updates: list[PriceUpdate],
 ) -> PriceUpdateResult:
+    """The mutation: check each entry, write the valid ones, relay what fired to `stream`."""
     if not updates:
         return PriceUpdateResult(0, [], [], [])
     async with write_transaction(database, cache) as (tx, changed):
@@ -73,21 +102,9 @@ async def update_market_prices(
             applied += 1
         if not latest:
             return PriceUpdateResult(0, rejected, [], [])
-        # In id order, so two calls pricing the same markets lock them in the same order.
-        market_ids = sorted(latest)
-        await tx.execute(
-            sql.UPDATE_MARKET_PRICES, market_ids, [_array_literal(latest[m]) for m in market_ids]
-        )
-        fired = await tx.fetch(sql.TRIGGER_LEVELS, market_ids)
-        changed.update(Scope("market", m) for m in market_ids)
-        for row in fired:
-            changed.update(user_scopes(row["user_id"], row["position_id"]))
-    return PriceUpdateResult(
-        applied,
-        rejected,
-        [Triggered(r["position_id"], r["user_id"], r["kind"], r["price"]) for r in fired],
-        market_ids,
-    )
+        triggered = await write_prices(tx, changed, latest)
+    await stream.relay(database, triggered)
+    return PriceUpdateResult(applied, rejected, triggered, sorted(latest))
 
 
 def _checked(index: int, update: PriceUpdate, outcomes: list[str] | None) -> list[Decimal]:
@@ -110,6 +127,6 @@ def _checked(index: int, update: PriceUpdate, outcomes: list[str] | None) -> lis
     ]
 
 
-def _array_literal(prices: list[Decimal]) -> str:
+def _array_literal(prices: Sequence[Decimal]) -> str:
     # Plain notation: "1E-7" would read as well, but the literal stays what a person expects.
     return "{" + ",".join(format(price, "f") for price in prices) + "}"

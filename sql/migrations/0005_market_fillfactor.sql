@@ -1,0 +1,13 @@
+-- Room on every market page for a new version of its rows: the ingestion worker rewrites the
+-- prices of up to a thousand markets every second (docs/ingestion.md).
+--
+-- With full pages each price update is a cold UPDATE: the new row version lands on another page
+-- and every index of the table (two GIN among them) gains an entry, so the table and its
+-- indexes grow by a version per market per second until vacuum catches up, and reads slow
+-- down. At fillfactor 50 the new version fits on its own page and no indexed value changes, so
+-- PostgreSQL makes it a heap-only (HOT) update: no index entry, and the old version is pruned
+-- in place. Measured on 1,000 markets x 40 updates: 100% HOT instead of 8%, the table 4 MB
+-- instead of 25 MB, the title index 0.4 MB instead of 5 MB, and each update about a third
+-- faster. It applies to pages written from now on (a seed rewrites them all); on a database
+-- with markets already loaded, `VACUUM FULL market` once applies it to the existing rows.
+ALTER TABLE market SET (fillfactor = 50);

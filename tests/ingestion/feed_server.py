@@ -1,0 +1,148 @@
+"""A local stand-in for Polymarket's market channel, and the events it replays.
+
+The server listens on 127.0.0.1 (a free port), records every message a client sends (per
+connection: the subscription, later subscribe / unsubscribe messages), answers the text "PING"
+with "PONG" as Polymarket does, and sends whatever frames a test gives it to the newest
+connection. `drop()` aborts that connection without a closing handshake, as a network failure
+would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+
+class FeedServer:
+    def __init__(self) -> None:
+        self._server: Server | None = None
+        self.connections: list[ServerConnection] = []
+        # Per connection, in order: each JSON message the client sent.
+        self.messages: list[list[Any]] = []
+        self.pings = 0
+
+    async def start(self) -> FeedServer:
+        self._server = await serve(self._handle, "127.0.0.1", 0, ping_interval=None)
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port = self._server.sockets[0].getsockname()[1]
+        return f"ws://127.0.0.1:{port}"
+
+    def subscribed(self, connection: int = -1) -> set[str]:
+        """The tokens a connection asked for: its subscription, then its changes."""
+        tokens: set[str] = set()
+        for message in self.messages[connection]:
+            if message.get("type") == "market" or message.get("operation") == "subscribe":
+                tokens |= set(message["assets_ids"])
+            elif message.get("operation") == "unsubscribe":
+                tokens -= set(message["assets_ids"])
+        return tokens
+
+    async def send(self, *frames: str | bytes) -> None:
+        """Frames to the newest connection, in order."""
+        for frame in frames:
+            await self.connections[-1].send(frame)
+
+    def drop(self) -> None:
+        """Abort the newest connection: no close frame, as when the network fails."""
+        self.connections[-1].transport.abort()
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        self.connections.append(connection)
+        record: list[Any] = []
+        self.messages.append(record)
+        try:
+            async for message in connection:
+                if message == "PING":
+                    self.pings += 1
+                    await connection.send("PONG")
+                else:
+                    record.append(orjson.loads(message))
+        except ConnectionClosed:
+            pass
+
+
+async def eventually(check: Callable[[], Any], within: float = 5.0, what: str = "") -> None:
+    """Wait until `check()` is true (or its awaitable result is), failing after `within` s."""
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what or check}")
+        await asyncio.sleep(0.02)
+
+
+def frame(*events: dict[str, Any]) -> str:
+    """One event as an object, several as an array (both occur on the wire)."""
+    return orjson.dumps(events[0] if len(events) == 1 else list(events)).decode()
+
+
+def price_change(*changes: tuple[str, str, str | None, str | None]) -> dict[str, Any]:
+    """(token, price, best_bid, best_ask) per entry; a None bid or ask is left out."""
+    entries = []
+    for token, price, best_bid, best_ask in changes:
+        entry = {"asset_id": token, "price": price, "size": "100", "side": "BUY", "hash": "0x1"}
+        if best_bid is not None:
+            entry["best_bid"] = best_bid
+        if best_ask is not None:
+            entry["best_ask"] = best_ask
+        entries.append(entry)
+    return {
+        "event_type": "price_change",
+        "market": "0x" + "ab" * 32,
+        "timestamp": str(int(time.time() * 1000)),
+        "price_changes": entries,
+    }
+
+
+def book(token: str, bids: list[str], asks: list[str]) -> dict[str, Any]:
+    return {
+        "event_type": "book",
+        "asset_id": token,
+        "market": "0x" + "ab" * 32,
+        "timestamp": str(int(time.time() * 1000)),
+        "hash": "0x2",
+        "bids": [{"price": price, "size": "30"} for price in bids],
+        "asks": [{"price": price, "size": "25"} for price in asks],
+    }
+
+
+def last_trade(token: str, price: str) -> dict[str, Any]:
+    return {
+        "event_type": "last_trade_price",
+        "asset_id": token,
+        "market": "0x" + "ab" * 32,
+        "price": price,
+        "size": "219.2",
+        "side": "BUY",
+        "fee_rate_bps": "0",
+        "timestamp": str(int(time.time() * 1000)),
+    }
+
+
+def both(yes_token: str, no_token: str, yes: Decimal, spread: Decimal) -> dict[str, Any]:
+    """A price_change moving both outcomes of a two-outcome market to midpoints p and 1 - p."""
+    no = 1 - yes
+    return price_change(
+        (yes_token, str(yes), str(yes - spread), str(yes + spread)),
+        (no_token, str(no), str(no - spread), str(no + spread)),
+    )

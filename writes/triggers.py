@@ -1,0 +1,145 @@
+"""Triggered TP/SL levels to the trading service's Redis stream, through an outbox.
+
+Losing a trigger is not acceptable (a user's stop loss would silently not happen), and Redis
+may be down when a price write commits. So sql/trigger_levels.sql queues each fired level in
+`trigger_outbox` in the statement that consumes it; after the commit the writer publishes the
+rows here (one XADD each, one pipeline) and only then deletes them. A row whose relay failed
+stays in the outbox, and the ingestion worker's sweep (`relay_unrelayed`) publishes it once it
+is older than TRIGGER_RETRY_AFTER. Delivery is at least once: a crash between the XADD and the
+delete sends the row again, so each entry carries `trigger_id` (the outbox id) for the
+consumer to drop repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+import sql
+from cache.store import CacheStore, Pipeline
+from database import Database
+from metrics import TRIGGER_RELAY_FAILURES, TRIGGERS_RELAYED
+from writes.checks import plain
+
+log = logging.getLogger(__name__)
+
+# XADD ... MAXLEN ~: the stream keeps about this many entries; a consumer that falls further
+# behind than that has lost its place anyway and must resynchronise from the database.
+STREAM_LENGTH = 100_000
+# The sweep's batch: a long outage's backlog is relayed this many rows per refresh.
+SWEEP_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class Triggered:
+    """A level that fired: one outbox row, one stream entry."""
+
+    trigger_id: int
+    position_id: int
+    user_id: int
+    market_id: str
+    kind: str  # "TAKE_PROFIT" | "STOP_LOSS"
+    price: Decimal
+    fired_at: datetime
+
+
+def triggered_from_row(row: asyncpg.Record) -> Triggered:
+    return Triggered(
+        trigger_id=row["trigger_id"],
+        position_id=row["position_id"],
+        user_id=row["user_id"],
+        market_id=row["market_id"],
+        kind=row["kind"],
+        price=row["price"],
+        fired_at=row["fired_at"],
+    )
+
+
+@dataclass(frozen=True)
+class TriggerStream:
+    """The stream triggers are published to, through the cache's Redis store."""
+
+    store: CacheStore
+    key: str
+
+    async def publish(self, fired: Sequence[Triggered]) -> bool:
+        """XADD every trigger in one round trip; False if Redis did not take them."""
+        if not fired:
+            return True
+
+        def queue(pipeline: Pipeline) -> None:
+            for trigger in fired:
+                pipeline.xadd(self.key, _entry(trigger), maxlen=STREAM_LENGTH, approximate=True)
+
+        try:
+            sent = await self.store.run("triggers", queue)
+        except Exception as error:  # whatever the client raises: the outbox keeps them
+            log.warning("publishing triggers failed: %s: %s", type(error).__name__, error)
+            sent = None
+        if sent is None:
+            TRIGGER_RELAY_FAILURES.inc()
+            log.warning(
+                "could not publish %d triggers to %s: they wait in the outbox", len(fired), self.key
+            )
+            return False
+        TRIGGERS_RELAYED.inc(len(fired))
+        return True
+
+    async def relay(self, database: Database, fired: Sequence[Triggered]) -> None:
+        """After a commit: publish, then delete the outbox rows (updateMarketPrices' way).
+
+        Never raises: the prices are committed whatever happens here, and a row left behind
+        is relayed by the worker's sweep.
+        """
+        if not fired or not await self.publish(fired):
+            return
+        try:
+            await database.execute(sql.DELETE_RELAYED_TRIGGERS, [t.trigger_id for t in fired])
+        except Exception as error:  # the mutation has committed: it must not fail now
+            log.warning(
+                "relayed triggers stay in the outbox (%s: %s); they may be sent again",
+                type(error).__name__,
+                error,
+            )
+
+
+class _Unpublished(Exception):
+    """Rolls the sweep's transaction back: its rows go back to the outbox."""
+
+
+async def relay_unrelayed(
+    database: Database, stream: TriggerStream, older_than: float, keep: Sequence[int] = ()
+) -> int:
+    """The sweep: publish outbox rows older than `older_than` seconds (except `keep`).
+
+    The rows are deleted and published in one transaction, committed only once Redis took
+    them, so a failed relay leaves them for the next sweep. Returns how many were relayed.
+    """
+    try:
+        async with database.transaction() as tx:
+            rows = await tx.fetch(sql.UNRELAYED_TRIGGERS, older_than, list(keep), SWEEP_BATCH)
+            fired = [triggered_from_row(row) for row in rows]
+            if not await stream.publish(fired):
+                raise _Unpublished
+    except _Unpublished:
+        return 0
+    if fired:
+        log.info("relayed %d triggers left in the outbox", len(fired))
+    return len(fired)
+
+
+def _entry(trigger: Triggered) -> dict[str, str]:
+    return {
+        "trigger_id": str(trigger.trigger_id),
+        "position_id": str(trigger.position_id),
+        "user_id": str(trigger.user_id),
+        "market_id": trigger.market_id,
+        "kind": trigger.kind,
+        "price": plain(trigger.price),
+        "fired_at": trigger.fired_at.isoformat(),
+    }
