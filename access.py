@@ -42,6 +42,8 @@ ROLE_FIELDS: dict[str, dict[str, frozenset[str] | None]] = {
 
 # The GraphiQL page itself (a browser's GET for HTML) carries no key; its queries do.
 _OPEN_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# GraphiQL's own scripts and styles: public files, fetched by the page without a key.
+_GRAPHIQL_ASSETS = "/graphiql/"
 
 
 def role_of(presented: str, keys: tuple[tuple[str, str], ...]) -> str | None:
@@ -66,7 +68,13 @@ class ApiKeys:
             )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.keys or scope["path"] in _OPEN_PATHS:
+        path = scope.get("path", "")
+        if (
+            scope["type"] != "http"
+            or not self.keys
+            or path in _OPEN_PATHS
+            or path.startswith(_GRAPHIQL_ASSETS)
+        ):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])

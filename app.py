@@ -25,63 +25,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
-from strawberry.schema import BaseSchema
-from strawberry.types import ExecutionResult
 
 from access import ApiKeys
 from body_limit import BodyLimit
-from cache.read_through import CacheSession
 from cache.store import connect as connect_cache
 from cache.warm import warm_markets
-from context import Context
 from database import Database, create_pool
 from embedded import Embedded, start_postgres, start_redis
-from errors import shape_errors
+from graphiql_page import asset_routes
 from health import healthz, readyz
-from loaders import Loaders
 from logs import configure_logging
-from metrics import RequestCounts, watch_pool
+from metrics import watch_pool
 from rate_limits import RateLimits
 from request_scope import DebugCounts, RequestScope
 from schema.schema import build_schema
 from settings import Settings
 from sql.migrate import migrate
+from view import GraphQLView
 
 log = logging.getLogger("polycool")
-
-
-class GraphQLView(GraphQL[Context, None]):
-    """Strawberry's ASGI view with a typed context: fresh loaders for every request."""
-
-    def __init__(self, schema: BaseSchema, settings: Settings) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
-        self.settings = settings
-
-    async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
-        database: Database = request.app.state.database
-        cache = CacheSession(request.app.state.cache)
-        return Context(
-            request=request,
-            response=response,
-            settings=self.settings,
-            database=database,
-            cache=cache,
-            loaders=Loaders.for_request(database, cache),
-            request_id=request.state.request_id,
-            counts=getattr(request.state, "counts", RequestCounts()),
-            role=getattr(request.state, "role", None),
-            debug_counts=self.settings.app_env != "production"
-            and request.headers.get("x-debug-counts") == "1",
-        )
-
-    async def process_result(
-        self, request: Request, result: ExecutionResult
-    ) -> GraphQLHTTPResponse:
-        if result.errors:
-            result.errors = shape_errors(result.errors, request.state.request_id)
-        return await super().process_result(request, result)
 
 
 def database_url(settings: Settings) -> str:
@@ -129,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
+            *asset_routes(settings.graphiql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),

@@ -257,7 +257,7 @@ async def test_a_write_lost_while_redis_hangs_is_not_hidden_by_the_entries_it_ke
     assert shares_by_position(answers[-1])[position_id] == shares
     # Everything cached before the hang was retired, not just this user's entries: the first
     # read through the cache again went to PostgreSQL for all three loaders.
-    assert [a.sql for a in answers if a.redis > 0][0] == 3
+    assert next(a.sql for a in answers if a.redis > 0) == 3
 
 
 @pytest.fixture
