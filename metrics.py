@@ -16,10 +16,13 @@ from prometheus_client import Counter, Gauge, Histogram
 
 @dataclass
 class RequestCounts:
-    """What one request cost: statements sent to PostgreSQL, round trips to Redis."""
+    """What one request cost and did: statements, round trips, cache hits; for its log line."""
 
     sql: int = 0
     redis: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    operation: str | None = None
 
 
 request_counts: ContextVar[RequestCounts | None] = ContextVar("request_counts", default=None)
@@ -130,3 +133,10 @@ def watch_pool(pool: Any) -> None:
     POOL_CONNECTIONS.labels("open").set_function(pool.get_size)
     POOL_CONNECTIONS.labels("idle").set_function(pool.get_idle_size)
     POOL_CONNECTIONS.labels("max").set_function(pool.get_max_size)
+
+
+def count_cache(hits: int, misses: int) -> None:
+    counts = request_counts.get()
+    if counts is not None:
+        counts.cache_hits += hits
+        counts.cache_misses += misses

@@ -64,6 +64,9 @@ class RequestScope:
                 status,
                 extra={
                     "request_id": request_id,
+                    "operation": counts.operation,
+                    "cache_hits": counts.cache_hits,
+                    "cache_misses": counts.cache_misses,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
                     "sql": counts.sql,

@@ -116,6 +116,7 @@ class GraphQLView(GraphQL[Context, None]):
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
         request_data = await resolve_persisted(request.app.state.cache, request_data)
+        context.counts.operation = request_data.operation_name  # for the request's log line
         try:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data

@@ -21,7 +21,7 @@ from cache.codec import Codec
 from cache.keys import Family, Scope
 from cache.store import CacheStore, Pipeline, new_token
 from database import Row
-from metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE
+from metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
 
 K = TypeVar("K", bound=Hashable)
 
@@ -119,6 +119,7 @@ class CacheSession:
                 found[item.key] = value
         CACHE_LOOKUPS.labels(kind.name, "hit").inc(len(found))
         CACHE_LOOKUPS.labels(kind.name, "miss").inc(len(misses))
+        count_cache(hits=len(found), misses=len(misses))
         if not misses:
             return found
         fetched = await fetch_missing([item.key for item in misses])

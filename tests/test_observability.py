@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 import asyncpg
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from settings import Settings
@@ -80,3 +82,35 @@ async def test_warming_loads_the_most_traded_markets_at_start(
     assert [m["id"] for m in answer.data["markets"]] == top
     assert answer.sql == 0
     assert answer.redis == 1
+
+
+async def test_each_request_logs_one_line_with_its_id_operation_costs_and_status(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    telegram_id = new_telegram_id()
+    await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), 4)
+    async with serving(settings.replace(cache_prefix=unique_prefix())) as http:
+        with caplog.at_level(logging.INFO, logger="polycool.request"):
+            for _ in range(2):
+                await http.post(
+                    "/graphql",
+                    json={
+                        "query": DOCUMENTS,
+                        "operationName": "Portfolio",
+                        "variables": {"telegramId": telegram_id},
+                    },
+                    headers={"X-Request-ID": "line-check"},
+                )
+    cold, warm = [r for r in caplog.records if getattr(r, "request_id", None) == "line-check"]
+    for line in (cold, warm):
+        assert line.operation == "Portfolio"  # type: ignore[attr-defined]
+        assert line.status == 200  # type: ignore[attr-defined]
+        assert line.duration_ms > 0  # type: ignore[attr-defined]
+    assert (cold.sql, cold.redis, cold.cache_hits) == (3, 6, 0)  # type: ignore[attr-defined]
+    assert (warm.sql, warm.redis, warm.cache_misses) == (0, 3, 0)  # type: ignore[attr-defined]
+    # The user, their ACTIVE list, and 2 markets (the factory puts two outcomes per market).
+    assert warm.cache_hits == 1 + 1 + 2  # type: ignore[attr-defined]
