@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -76,7 +77,11 @@ def create_app(settings: Settings) -> Starlette:
         app.state.redis_url = redis
         app.state.cache = connect_cache(settings, redis)
         try:
-            await warm_markets(app.state.cache, app.state.database, settings.warm_markets)
+            try:
+                await warm_markets(app.state.cache, app.state.database, settings.warm_markets)
+            except asyncpg.UndefinedTableError:
+                # Serve anyway: /readyz says what is missing, and a migrate fixes it live.
+                log.error("the database is not migrated: run 'python app.py migrate'")
             yield
         finally:
             await app.state.cache.close()
@@ -180,13 +185,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings.graphiql:
             log.info("GraphiQL on http://%s:%s/graphql", settings.host, settings.port)
         # Our own request line (logs.py) carries the id and counts; uvicorn's would repeat it.
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            access_log=False,
-            log_config=None,
-        )
+        options: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.port,
+            "access_log": False,
+            "log_config": None,
+        }
+        if settings.workers == 1:
+            uvicorn.run(create_app(settings), **options)
+            return 0
+        # Several processes must share one PostgreSQL and, above all, one Redis (a cache per
+        # worker would break freshness): embedded servers start here, once, and the workers
+        # (each building `app` from the environment) are handed their URLs.
+        postgres, redis, embedded = servers(settings)
+        os.environ.update(DATABASE_URL=postgres, REDIS_URL=redis)
+        try:
+            uvicorn.run("app:app", workers=settings.workers, **options)
+        finally:
+            for server in embedded:
+                server.stop()
     return 0
 
 

@@ -31,6 +31,8 @@ class Settings:
     app_env: Environment = "development"
     host: str = "127.0.0.1"
     port: int = 8000
+    # `serve` processes; each has its own pool (POOL_MAX_SIZE each), all share one Redis.
+    workers: int = 1
     log_level: str = "INFO"
     data_dir: Path = ROOT / ".data"
     pool_min_size: int = 2
@@ -110,6 +112,7 @@ class Settings:
             app_env=app_env,  # type: ignore[arg-type]
             host=env.get("HOST", cls.host),
             port=_int(env, "PORT", cls.port),
+            workers=_int(env, "WORKERS", cls.workers),
             log_level=env.get("LOG_LEVEL", cls.log_level).upper(),
             data_dir=Path(env["DATA_DIR"]) if env.get("DATA_DIR") else cls.data_dir,
             pool_min_size=_int(env, "POOL_MIN_SIZE", cls.pool_min_size),
@@ -157,6 +160,10 @@ class Settings:
 
     def check(self) -> None:
         """Refuse combinations that would only fail later, or silently, in production."""
+        if self.workers < 1:
+            raise SettingsError(
+                f"Config 'WORKERS' has value {self.workers!r}. Expected at least 1."
+            )
         if self.pool_min_size < 0 or self.pool_max_size < max(1, self.pool_min_size):
             raise SettingsError(
                 f"Config 'POOL_MAX_SIZE' has value {self.pool_max_size!r}. "
