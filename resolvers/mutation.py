@@ -12,6 +12,7 @@ import strawberry
 
 from context import Info
 from errors import check_list_size
+from resolvers.positions import with_markets
 from schema.enums import TriggerKind
 from schema.inputs import (
     MarketPriceInput,
@@ -54,7 +55,8 @@ async def record_trade(info: Info, input: RecordTradeInput) -> RecordTradePayloa
         shares=input.shares,
         price=input.price,
     )
-    return RecordTradePayload(position=position_from_row(row))
+    (position,) = await with_markets(info, [position_from_row(row)])
+    return RecordTradePayload(position=position)
 
 
 async def set_tp_sl(
@@ -70,7 +72,8 @@ async def set_tp_sl(
         take_profit_price=take_profit_price,
         stop_loss_price=stop_loss_price,
     )
-    return position_from_row(row)
+    (position,) = await with_markets(info, [position_from_row(row)])
+    return position
 
 
 async def sync_positions(

@@ -11,6 +11,7 @@ from cursors import decode_cursor, encode_cursor
 from errors import BadUserInput, check_list_size
 from identifiers import parse_bigint_id
 from loaders.market_lists import TrendingPage
+from resolvers.positions import with_markets
 from schema.connection import MarketConnection, MarketEdge, PageInfo
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ async def user(info: Info, telegram_id: strawberry.ID) -> User | None:
 
 async def position(info: Info, id: strawberry.ID) -> Position | None:
     key = parse_bigint_id(id)
-    return None if key is None else await info.context.loaders.position.load(key)
+    found = None if key is None else await info.context.loaders.position.load(key)
+    return None if found is None else (await with_markets(info, [found]))[0]
 
 
 async def markets(info: Info, ids: list[strawberry.ID]) -> list[Market | None]:

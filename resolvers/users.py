@@ -8,6 +8,7 @@ import strawberry
 
 import valuation
 from context import Info
+from resolvers.positions import with_markets
 from schema.enums import PositionStatus
 from schema.portfolio import Portfolio
 
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 async def positions(
     user: strawberry.Parent[User], info: Info, status: PositionStatus | None = None
 ) -> list[Position]:
-    return await info.context.loaders.user_positions.load((int(user.id), status))
+    found = await info.context.loaders.user_positions.load((int(user.id), status))
+    return await with_markets(info, found)
 
 
 async def portfolio(user: strawberry.Parent[User], info: Info) -> Portfolio:

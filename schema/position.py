@@ -27,7 +27,8 @@ class Position:
     opened_at: datetime
     closed_at: datetime | None
 
-    market: Market | None = strawberry.field(resolver=positions.market)
+    # Attached by resolvers.positions.with_markets (one market loader batch per request).
+    market: Market | None = None
     current_price: Decimal | None = strawberry.field(
         resolver=positions.current_price,
         description="The market's price for this outcome; null when it has none.",

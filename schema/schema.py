@@ -9,6 +9,7 @@ from functools import partial
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -83,14 +84,19 @@ def build_schema(
 ) -> strawberry.Schema:
     """The schema with the deployment's limits; its SDL does not depend on the settings."""
     settings = settings or Settings()
+    # The limits' validation rules are made once, here: the validation cache is keyed by the
+    # rule classes, and the limiters make new classes each time they are built.
+    rules = (
+        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    )
     # Factories, not instances: each request gets its own extension objects (the parser and
     # validation caches still live at module level, keyed by their size).
     extensions: list[Callable[[], SchemaExtension]] = [
         ValidationCodes,
         # Refused before anything runs: oversized documents, deep nesting, alias floods.
         partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        partial(QueryDepthLimiter, max_depth=settings.max_depth),
-        partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        partial(AddValidationRules, list(rules)),
         # Bounded: a client sending endless distinct documents cannot grow memory.
         partial(ParserCache, maxsize=settings.parser_cache_size),
         partial(ValidationCache, maxsize=settings.parser_cache_size),

@@ -371,3 +371,31 @@ async def test_errors_before_execution_carry_the_contracts_codes(gql: GraphQLCli
     assert missing_variable.codes == ["BAD_USER_INPUT"]
     bad_decimal = await gql(DOCUMENTS, {"positionId": "1", "takeProfitPrice": "abc"}, "SetTpSl")
     assert bad_decimal.codes == ["BAD_USER_INPUT"]
+
+
+async def test_a_mutation_payload_asking_for_the_market_gets_it_and_its_prices(
+    gql: GraphQLClient, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
+) -> None:
+    market = await insert_market(
+        db, outcomes=["Yes", "No"], prices=[Decimal("0.3"), Decimal("0.7")]
+    )
+    telegram_id = new_telegram_id()
+    await insert_user(db, telegram_id)
+    trade = """
+    mutation ($input: RecordTradeInput!) {
+      recordTrade(input: $input) {
+        position { id market { id outcomePrices } currentPrice value pnl pnlPercent }
+      }
+    }"""
+    answer = await gql(
+        trade,
+        {"input": {"telegramId": telegram_id, "marketId": market, "outcome": "No",
+                   "side": "BUY", "shares": "10", "price": "0.5"}},
+    )  # fmt: skip
+    assert answer.errors == []
+    position = answer.data["recordTrade"]["position"]
+    assert position["market"]["id"] == market
+    assert same(position["currentPrice"], Decimal("0.7"))
+    assert same(position["value"], Decimal(7))
+    assert same(position["pnl"], Decimal(2))
+    assert same(position["pnlPercent"], Decimal(40))
