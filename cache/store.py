@@ -6,12 +6,11 @@ makes the store step aside for `retry_after`: reads go to PostgreSQL and fill no
 to PostgreSQL go on. No request fails because Redis did.
 
 Lost invalidations: a write whose version bump could not reach Redis leaves entries that may
-be stale. The store remembers that, and the next time Redis answers it first moves the cache
-*epoch* (a token every entry is stamped with), which retires every entry written before, in all
-processes, without KEYS, SCAN or FLUSH. Readers learn the epoch in their first pipeline of
-each request. What this cannot cover, and docs/cache.md says: a process that is cut off from
-Redis while the others still reach it serves nothing stale itself, but the others may serve
-entries its writes made stale until it reconnects.
+be stale. The store counts the loss, keeps this process off the cache (PostgreSQL answers), and
+a background task moves the cache *epoch* (a token every entry is stamped with) as soon as Redis
+answers, retiring every entry written before, in all processes, without KEYS, SCAN or FLUSH.
+Readers learn the epoch in their first pipeline of each request. docs/cache.md says which
+window this leaves open.
 """
 
 from __future__ import annotations
