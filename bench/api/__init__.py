@@ -1,0 +1,1 @@
+"""The API benchmark: the service against the old design and PostGraphile (`make bench`)."""

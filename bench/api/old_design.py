@@ -1,0 +1,490 @@
+"""The old design, rebuilt for the benchmark only (never deployed): the baseline of bench/api.
+
+What the issue says the old system did, and nothing cleverer: resolvers without loaders, so
+every position's market is one Redis read and, on a miss, one SQL query of its own; and a write
+to any user's positions wipes *every* user's cached positions (a SCAN over the keyspace and an
+UNLINK of what it finds: the `delete_pattern` helper of the usual Redis cache libraries). Its
+cache is per key with the same TTLs (settings.py keeps the old system's strategy): a profile
+(1 h), a user's positions (30 s), a market's details (5 min) and its prices (20 s); a price
+update deletes its markets' keys.
+
+To compare designs rather than frameworks, everything else is the service's own: Starlette,
+Strawberry with the same Decimal scalar, asyncpg through database.Database, the same SQL files
+(called once per item here), the same mutations (writes/, with the old invalidation plugged in
+as the store's `bump`), the same RequestScope middleware and JSON log line, and the same
+Prometheus counters (SQL statements, Redis round trips, cache lookups per kind), so the
+benchmark reads both servers alike. A request memoises only what one naive resolver would:
+a user's position list, and each position's market for that position's fields.
+
+Run: `python -m bench.api.old_design` with the service's environment (DATABASE_URL,
+REDIS_URL, CACHE_PREFIX, CACHE_TTL_*, HOST, PORT, LOG_LEVEL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeAlias
+
+import strawberry
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+
+import sql
+import valuation
+from cache.codec import Codec
+from cache.keys import KeyNames, Scope
+from cache.store import CacheStore, Pipeline
+from cursors import decode_cursor, encode_cursor
+from database import Database, Row, create_pool
+from identifiers import parse_bigint_id
+from loaders.markets import FIELDS as MARKET_FIELDS
+from loaders.positions import CODEC as POSITION_CODEC
+from logs import configure_logging
+from metrics import CACHE_LOOKUPS, RequestCounts
+from request_scope import DebugCounts, RequestScope
+from schema.connection import MarketConnection, MarketEdge, PageInfo
+from schema.enums import PositionStatus
+from schema.market import Market, market_from_row
+from schema.portfolio import Portfolio
+from schema.scalars import DecimalScalar
+from schema.schema import Mutation
+from settings import Settings
+
+USER_CODEC = Codec(
+    fields=("id", "telegram_id", "username", "polygon_address", "created_at"),
+    datetimes=frozenset({"created_at"}),
+)
+DETAILS_CODEC = Codec(
+    fields=tuple(f for f in MARKET_FIELDS if f != "outcome_prices"),
+    decimals=frozenset({"volume", "liquidity"}),
+    datetimes=frozenset({"end_date"}),
+)
+PRICES_CODEC = Codec(fields=("outcome_prices",), decimal_lists=frozenset({"outcome_prices"}))
+IDS_CODEC = Codec(fields=())
+REDIS_CONNECTIONS = 50
+
+
+class OldStore(CacheStore):
+    """The service's store (pipelines, counting, timeouts) with the old invalidation."""
+
+    def name(self, *parts: object) -> str:
+        return ":".join([self.keys.prefix, "old", *map(str, parts)])
+
+    async def bump(self, scopes: Iterable[Scope]) -> None:
+        wanted = set(scopes)
+        keys = [self.name("market", s.id) for s in wanted if s.family == "market"]
+        keys += [self.name("prices", s.id) for s in wanted if s.family == "market"]
+        keys += [self.name("user", s.id) for s in wanted if s.family == "telegram"]
+        if keys:
+            await self.run("invalidate", lambda pipeline: pipeline.unlink(*keys))
+        if any(s.family in ("user", "position") for s in wanted):
+            await self.wipe_positions()
+
+    async def wipe_positions(self) -> None:
+        """Every user's cached positions: SCAN the keyspace for them, UNLINK each page found."""
+        pattern = self.name("positions", "*")
+        cursor: int = 0
+        doomed: list[Any] = []
+        while True:
+            page = await self.run("invalidate", _scan_and_unlink(pattern, cursor, doomed))
+            if page is None:
+                return
+            cursor, doomed = page[-1]
+            if cursor == 0:
+                break
+        if doomed:
+            await self.run("invalidate", lambda pipeline: pipeline.unlink(*doomed))
+
+
+def _scan_and_unlink(pattern: str, cursor: int, doomed: list[Any]) -> Callable[[Pipeline], None]:
+    """One round trip: UNLINK the previous page's keys, SCAN the next page."""
+
+    def queue(pipeline: Pipeline) -> None:
+        if doomed:
+            pipeline.unlink(*doomed)
+        pipeline.scan(cursor, match=pattern, count=1000)
+
+    return queue
+
+
+def connect_old_store(settings: Settings, url: str) -> OldStore:
+    # A blocking pool: a Portfolio of 1,000 positions asks for 1,000 reads at once, which
+    # queue for one of REDIS_CONNECTIONS connections instead of failing.
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=30,
+        retry=Retry(NoBackoff(), 1),
+        socket_timeout=settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+    )
+    client = Redis(connection_pool=pool)
+    return OldStore(
+        client=client,
+        keys=KeyNames(settings.cache_prefix),
+        retry_after=settings.redis_retry_after,
+        ttls={
+            "prices": settings.ttl_prices,
+            "positions": settings.ttl_positions,
+            "markets": settings.ttl_markets,
+            "market_lists": settings.ttl_market_lists,
+            "users": settings.ttl_users,
+        },
+    )
+
+
+@dataclass
+class OldCache:
+    """What the reused mutation resolvers expect of `info.context.cache`: its store."""
+
+    store: OldStore
+
+
+@dataclass
+class OldContext:
+    request: Request
+    response: Response
+    settings: Settings
+    database: Database
+    cache: OldCache
+    request_id: str
+    counts: RequestCounts
+    debug_counts: bool
+    # The naive resolvers' only memory: a user's list (portfolio and positions share it) and
+    # each position's market (its five market fields share it).
+    position_lists: dict[tuple[int, str | None], asyncio.Task[list[dict[str, Any]]]] = field(
+        default_factory=dict
+    )
+    position_markets: dict[str, asyncio.Task[dict[str, Any] | None]] = field(default_factory=dict)
+
+
+Info: TypeAlias = strawberry.Info[OldContext, None]
+
+
+async def cached(
+    info: Info,
+    kind: str,
+    parts: list[tuple[str, str, Codec]],
+    fetch: Callable[[], Awaitable[Row | None]],
+) -> dict[str, Any] | None:
+    """One key's read-through: one GET/MGET round trip, on a miss one SQL and one SET round."""
+    store = info.context.cache.store
+    names = [name for name, _, _ in parts]
+    read = await store.run("read", lambda pipeline: pipeline.mget(names))
+    values = read[0] if read is not None else [None] * len(parts)
+    if all(value is not None for value in values):
+        CACHE_LOOKUPS.labels(kind, "hit").inc()
+        merged: dict[str, Any] = {}
+        for (_, _, codec), value in zip(parts, values, strict=True):
+            merged.update(codec.decode(value))
+        return merged
+    CACHE_LOOKUPS.labels(kind, "miss").inc()
+    row = await fetch()
+    if row is None:
+        return None
+    payloads = [(name, store.ttls[ttl], codec.encode(row)) for name, ttl, codec in parts]
+
+    def fill(pipeline: Pipeline) -> None:
+        for name, ttl, payload in payloads:
+            pipeline.set(name, payload, px=max(1, int(ttl * 1000)))
+
+    await store.run("fill", fill)
+    return {name: row[name] for _, _, codec in parts for name in codec.fields}
+
+
+async def market_row(info: Info, market_id: str) -> dict[str, Any] | None:
+    """One market: its two keys in one MGET; on a miss, one SQL query for this market alone."""
+    store = info.context.cache.store
+    database = info.context.database
+
+    async def select() -> Row | None:
+        return await database.fetchrow(sql.MARKETS_BY_ID, [market_id])
+
+    return await cached(
+        info,
+        "market",
+        [
+            (store.name("market", market_id), "markets", DETAILS_CODEC),
+            (store.name("prices", market_id), "prices", PRICES_CODEC),
+        ],
+        select,
+    )
+
+
+def position_market(info: Info, position: OldPosition) -> asyncio.Task[dict[str, Any] | None]:
+    tasks = info.context.position_markets
+    if position.id not in tasks:
+        tasks[position.id] = asyncio.ensure_future(market_row(info, position.market_id))
+    return tasks[position.id]
+
+
+async def current_price_of(info: Info, position: OldPosition) -> Decimal | None:
+    row = await position_market(info, position)
+    if row is None:
+        return None
+    return valuation.outcome_price(row["outcomes"], row["outcome_prices"], position.outcome)
+
+
+@strawberry.type(name="OldPosition")
+class OldPosition:
+    id: strawberry.ID
+    market_id: strawberry.ID
+    outcome: str
+    status: PositionStatus
+    shares: Decimal
+    entry_price: Decimal
+    realized_pnl: Decimal
+    take_profit_price: Decimal | None
+    stop_loss_price: Decimal | None
+    opened_at: datetime
+    closed_at: datetime | None
+
+    @strawberry.field
+    async def market(self, info: Info) -> Market | None:
+        row = await position_market(info, self)
+        return None if row is None else market_from_row(row)
+
+    @strawberry.field
+    async def current_price(self, info: Info) -> Decimal | None:
+        return await current_price_of(info, self)
+
+    @strawberry.field
+    async def value(self, info: Info) -> Decimal | None:
+        return valuation.value(self.shares, await current_price_of(info, self))
+
+    @strawberry.field
+    async def pnl(self, info: Info) -> Decimal | None:
+        return valuation.pnl(self.shares, self.entry_price, await current_price_of(info, self))
+
+    @strawberry.field
+    async def pnl_percent(self, info: Info) -> Decimal | None:
+        return valuation.pnl_percent(self.entry_price, await current_price_of(info, self))
+
+
+def old_position(row: Row) -> OldPosition:
+    return OldPosition(
+        id=strawberry.ID(str(row["id"])),
+        market_id=strawberry.ID(row["market_id"]),
+        outcome=row["outcome"],
+        status=PositionStatus(row["status"]),
+        shares=row["shares"],
+        entry_price=row["entry_price"],
+        realized_pnl=row["realized_pnl"],
+        take_profit_price=row["take_profit_price"],
+        stop_loss_price=row["stop_loss_price"],
+        opened_at=row["opened_at"],
+        closed_at=row["closed_at"],
+    )
+
+
+async def position_rows(info: Info, user_id: int, status: str | None) -> list[dict[str, Any]]:
+    store = info.context.cache.store
+    database = info.context.database
+    name = store.name("positions", user_id, status or "ALL")
+    read = await store.run("read", lambda pipeline: pipeline.get(name))
+    if read is not None and read[0] is not None:
+        CACHE_LOOKUPS.labels("user_positions", "hit").inc()
+        rows: list[dict[str, Any]] = POSITION_CODEC.decode(read[0])
+        return rows
+    CACHE_LOOKUPS.labels("user_positions", "miss").inc()
+    found: list[Row] = list(await database.fetch(sql.POSITIONS_BY_USER, [user_id], [status]))
+    payload = POSITION_CODEC.encode(found)
+    ttl = max(1, int(store.ttls["positions"] * 1000))
+    await store.run("fill", lambda pipeline: pipeline.set(name, payload, px=ttl))
+    decoded: list[dict[str, Any]] = POSITION_CODEC.decode(payload)
+    return decoded
+
+
+def position_list(
+    info: Info, user_id: int, status: PositionStatus | None
+) -> asyncio.Task[list[dict[str, Any]]]:
+    key = (user_id, None if status is None else status.value)
+    tasks = info.context.position_lists
+    if key not in tasks:
+        tasks[key] = asyncio.ensure_future(position_rows(info, *key))
+    return tasks[key]
+
+
+@strawberry.type(name="OldUser")
+class OldUser:
+    id: strawberry.ID
+    telegram_id: strawberry.ID
+    username: str | None
+    polygon_address: str | None
+    created_at: datetime
+
+    @strawberry.field
+    async def positions(
+        self, info: Info, status: PositionStatus | None = None
+    ) -> list[OldPosition]:
+        rows = await position_list(info, int(self.id), status)
+        # Markets are memoised by position id, so portfolio and positions share their reads.
+        return [old_position(row) for row in rows]
+
+    @strawberry.field
+    async def portfolio(self, info: Info) -> Portfolio:
+        rows = await position_list(info, int(self.id), PositionStatus.ACTIVE)
+        positions = [old_position(row) for row in rows]
+        prices = await asyncio.gather(*(current_price_of(info, p) for p in positions))
+        sums = valuation.totals(
+            valuation.Holding(p.shares, p.entry_price, price)
+            for p, price in zip(positions, prices, strict=True)
+        )
+        return Portfolio(
+            position_count=sums.position_count,
+            invested=sums.invested,
+            value=sums.value,
+            pnl=sums.pnl,
+            pnl_percent=sums.pnl_percent,
+        )
+
+
+async def user(info: Info, telegram_id: strawberry.ID) -> OldUser | None:
+    key = parse_bigint_id(telegram_id)
+    if key is None:
+        return None
+    database = info.context.database
+
+    async def select() -> Row | None:
+        return await database.fetchrow(sql.USERS_BY_TELEGRAM_ID, [key])
+
+    store = info.context.cache.store
+    row = await cached(info, "user", [(store.name("user", key), "users", USER_CODEC)], select)
+    if row is None:
+        return None
+    return OldUser(
+        id=strawberry.ID(str(row["id"])),
+        telegram_id=strawberry.ID(str(row["telegram_id"])),
+        username=row["username"],
+        polygon_address=row["polygon_address"],
+        created_at=row["created_at"],
+    )
+
+
+async def markets(info: Info, ids: list[strawberry.ID]) -> list[Market | None]:
+    rows = await asyncio.gather(*(market_row(info, market_id) for market_id in ids))
+    return [None if row is None else market_from_row(row) for row in rows]
+
+
+async def trending_markets(info: Info, first: int, after: str | None = None) -> MarketConnection:
+    store = info.context.cache.store
+    secret = info.context.settings.cursor_secret
+    volume, last = decode_cursor(after, secret) if after is not None else (None, None)
+    name = store.name("trending", first, after or "")
+    read = await store.run("read", lambda pipeline: pipeline.get(name))
+    if read is not None and read[0] is not None:
+        CACHE_LOOKUPS.labels("trending", "hit").inc()
+        ids: list[str] = IDS_CODEC.decode(read[0])
+    else:
+        CACHE_LOOKUPS.labels("trending", "miss").inc()
+        rows = await info.context.database.fetch(
+            sql.TRENDING_MARKETS, [volume], [last], [first + 1]
+        )
+        ids = [row["id"] for row in rows]
+        payload = IDS_CODEC.encode(ids)
+        ttl = max(1, int(store.ttls["market_lists"] * 1000))
+        await store.run("fill", lambda pipeline: pipeline.set(name, payload, px=ttl))
+    found = [row for row in await asyncio.gather(*(market_row(info, i) for i in ids)) if row]
+    page = [market_from_row(row) for row in found]
+    edges = [MarketEdge(cursor=encode_cursor(m.volume, m.id, secret), node=m) for m in page[:first]]
+    return MarketConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(page) > first, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
+@strawberry.type(name="Query")
+class OldQuery:
+    user: OldUser | None = strawberry.field(resolver=user)
+    markets: list[Market | None] = strawberry.field(resolver=markets)
+    trending_markets: MarketConnection = strawberry.field(resolver=trending_markets)
+
+
+class OldView(GraphQL[OldContext, None]):
+    def __init__(self, schema: strawberry.Schema, settings: Settings) -> None:
+        super().__init__(schema, graphql_ide=None)
+        self.settings = settings
+
+    async def get_context(self, request: Request, response: Response) -> OldContext:  # type: ignore[override]
+        return OldContext(
+            request=request,
+            response=response,
+            settings=self.settings,
+            database=request.app.state.database,
+            cache=OldCache(request.app.state.store),
+            request_id=request.state.request_id,
+            counts=request.state.counts,
+            debug_counts=request.headers.get("x-debug-counts") == "1",
+        )
+
+
+def create_old_app(settings: Settings) -> Starlette:
+    if settings.database_url is None or settings.redis_url is None:
+        raise SystemExit("the old design needs DATABASE_URL and REDIS_URL")
+    database_url, redis_url = settings.database_url, settings.redis_url
+    schema = strawberry.Schema(
+        query=OldQuery,
+        mutation=Mutation,
+        extensions=[DebugCounts],
+        scalar_overrides={Decimal: DecimalScalar},
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = await create_pool(database_url, settings)
+        app.state.database = Database(pool, settings.pool_acquire_timeout)
+        app.state.store = connect_old_store(settings, redis_url)
+        try:
+            yield
+        finally:
+            await app.state.store.close()
+            await pool.close()
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[
+            Route("/graphql", OldView(schema, settings), methods=["POST"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+        ],
+        middleware=[Middleware(RequestScope)],
+        lifespan=lifespan,
+    )
+
+
+def main() -> None:
+    settings = Settings.from_env(os.environ)
+    configure_logging(settings.log_level)
+    uvicorn.run(
+        create_old_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

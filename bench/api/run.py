@@ -1,0 +1,461 @@
+"""The API benchmark, end to end: `python -m bench.api` (or `make bench`).
+
+Builds a database of its own on DATABASE_URL's server (default: the machine's PostgreSQL on
+127.0.0.1:5432), migrates and seeds it (the 3,000 real markets, 10,000 users with seed 42, and
+ten users each holding exactly 1, 10, 20, 50, 200 and 1,000 positions), starts a Redis of its
+own (or uses REDIS_URL), then each system in turn on loopback: the service (warm, cold, two
+uvicorn workers), the old design (bench/api/old_design.py; with its cache, and cold) and
+PostGraphile 4 on the same database. wrk drives every scenario; counters are read around each
+point; py-spy profiles the warm Portfolio path; the mixed bot workload runs on the service and
+the old design. Writes docs/benchmarks.md (between its markers), its plots and the raw results
+in docs/benchmarks/, then drops the database and stops every process it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.metadata
+import os
+import platform
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import orjson
+import redis
+
+from bench.api.data import SIZES, bench_database
+from bench.api.documents import contract_documents
+from bench.api.load import SCRIPT, require_wrk, write_bodies
+from bench.api.mixed import mixed_bodies, price_updates
+from bench.api.probes import Probe
+from bench.api.profile import find_py_spy, profile_service
+from bench.api.report import Results, load_results, plain, plots, render, write_page
+from bench.api.scenarios import Bodies, Scenario, answer, measure
+from bench.api.servers import BENCH, POSTGRAPHILE_CLI, System, redis_server, running
+from settings import ROOT
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+SYSTEMS = (
+    System("polycool", "Polycool, warm cache", "polycool"),
+    System("polycool-cold", "Polycool, cold cache", "polycool", cold=True),
+    System("polycool-2w", "Polycool, warm, WORKERS=2", "polycool", workers=2),
+    System("old", "old design, its cache", "old"),
+    System("old-cold", "old design, cold cache", "old", cold=True),
+    System("postgraphile", "PostGraphile 4.14.1", "postgraphile"),
+)
+PORTFOLIOS = tuple(Scenario("Portfolio", n) for n in SIZES)
+OTHERS = (Scenario("MarketsBatch"), Scenario("TrendingMarkets"))
+SCENARIOS = (*PORTFOLIOS, *OTHERS)
+SWEEP = (1, 5, 20, 50)  # concurrencies besides 10, for Portfolio with 20 positions
+
+INTRO = """# Benchmarks
+
+What the API costs under load, against the old design and PostGraphile, on the same data and
+machine, in one command:
+
+```sh
+make bench          # or: .venv/bin/python -m bench.api   (about 12 minutes)
+```
+
+It needs wrk (`apt-get install -y wrk`), redis-server, Node.js 20 with npm (PostGraphile 4,
+`bench/package-lock.json`) and the `bench` extra (`pip install '.[bench]'`: matplotlib, psutil,
+py-spy); `make bench` installs the last two. Everything runs on 127.0.0.1: a database of its own
+on DATABASE_URL's server (default the machine's PostgreSQL), dropped at the end; a Redis of its
+own; each system in turn, alone on the machine with PostgreSQL, Redis and wrk.
+
+How to read the tables:
+
+- **req/s, p50/p95/p99**: wrk, one thread, closed loop, 10 connections unless said otherwise.
+- **SQL/req, Redis RT/req**: the server's own counters (`polycool_sql_statements_total`,
+  `polycool_redis_round_trips_total` on /metrics), divided by the requests; the old design keeps
+  the same counters. "–" where a system has none (PostGraphile, several workers).
+- **PG xact/req, PG xact/s**: PostgreSQL's own count of transactions in the benchmark's
+  database (`pg_stat_database`), the same for every system. pg_stat_statements needs
+  `shared_preload_libraries`, which the machine's server does not load. asyncpg's pool sends
+  its reset query (`RESET ALL; UNLISTEN *; ...`) each time a connection goes back to the pool:
+  one more transaction per statement for the service and the old design.
+- **Redis cmds/req**: commands processed by the benchmark's Redis (INFO commandstats).
+- **CPU ms/req**: CPU time (user + system) of the server's processes, of the PostgreSQL
+  backends connected to the database, and of redis-server, divided by the requests.
+- **peak RSS**: the server's processes, sampled every 0.2 s.
+- **one request: SQL / Redis**: `X-Debug-Counts` on one request after the point (its state:
+  warm after a warm run, cold in a cold one).
+- **cold cache**: every `CACHE_TTL_*` set to 1 ms, so each lookup misses and the request pays
+  the SQL and the fills; the same for the old design. PostGraphile has no cache.
+- **old design**: `bench/api/old_design.py`: the service's stack and SQL files, but resolvers
+  without loaders (one Redis read, and on a miss one query, per position's market) and a write
+  that wipes every user's cached positions (SCAN + UNLINK). Its answers are checked to be the
+  service's, byte for byte.
+- **slow points** run longer (up to 20 s) so that their percentiles rest on about 40 answers;
+  "none in 20 s" means no request finished in the window.
+- **mixed workload** (`bench/api/mixed.py`): 85% Portfolio and 10% PositionHistory for 1,000
+  users drawn from the 10,000, 2.5% RecordTrade and 2.5% SetTpSl, and UpdateMarketPrices for 50
+  of the 1,000 most traded markets every second beside wrk; 10 s of warm-up, then 20 s measured.
+  The hit ratio depends on how often a user comes back within the TTLs (30 s for positions, 20 s
+  for prices), so on the throughput: a faster server sees a higher one on the same workload.
+- **others' CPU**: cores' worth of CPU used during the point by processes other than the server,
+  PostgreSQL, Redis and wrk (another job on the machine); above ~0.15 the point is pessimistic.
+- **settings**: the Python servers run with APP_ENV=test, RATE_LIMIT=false, LOG_LEVEL=INFO (the
+  JSON request line, to a file) and POOL_ACQUIRE_TIMEOUT=30 (so the old design's N+1 queues
+  behind the pool of 10 instead of failing), each with a fresh CACHE_PREFIX and an emptied Redis.
+- **the old audit's claims** (latency −60 %, database load −40 %, hit ratio +15 points): the
+  audit is not in the repository; its claims are read as what the redesign gains over the old
+  design, and set against the new design measured against the old one.
+- **PostGraphile**: `postgraphile` 4.14.1 on the same database (`--disable-query-log`, pool of
+  10 as the service's), answering the same data through its generated schema, with the derived
+  values as computed columns (`bench/api/data.py`, `bench/api/documents.py`).
+"""
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.api", description=__doc__)
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--duration", type=float, default=5, help="seconds measured per point")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of load before each")
+    parser.add_argument("--mixed-duration", type=float, default=20)
+    parser.add_argument("--mixed-warmup", type=float, default=10)
+    parser.add_argument("--profile-seconds", type=float, default=8, help="0: no profile")
+    parser.add_argument(
+        "--systems",
+        default=",".join(s.key for s in SYSTEMS),
+        help="comma-separated, of: " + ", ".join(s.key for s in SYSTEMS),
+    )
+    parser.add_argument("--no-mixed", action="store_true")
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="only write the page and plots again from an earlier run's results.json",
+    )
+    return parser.parse_args(argv)
+
+
+def plan(system: System) -> list[tuple[Scenario, int]]:
+    """Which points each system runs: all of them for the main rows, fewer for variants."""
+    if system.workers > 1:
+        return [(Scenario("Portfolio", 20), c) for c in (10, 20, 50)] + [(s, 10) for s in OTHERS]
+    points = [(s, 10) for s in SCENARIOS]
+    if not system.cold:
+        points += [(Scenario("Portfolio", 20), c) for c in SWEEP]
+    return points
+
+
+def check_tools(systems: Sequence[System]) -> None:
+    require_wrk()
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "matplotlib is missing: `.venv/bin/pip install '.[bench]'` (or `make bench`)"
+        ) from None
+    if any(s.kind == "postgraphile" for s in systems) and (
+        shutil.which("node") is None or not POSTGRAPHILE_CLI.exists()
+    ):
+        raise SystemExit("PostGraphile is missing: `npm ci --prefix bench` (Node.js 20, npm)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.render is not None:
+        write_results(args.output, load_results(args.render))
+        return 0
+    wanted = set(args.systems.split(","))
+    systems = [s for s in SYSTEMS if s.key in wanted]
+    check_tools(systems)
+    folder = Path(tempfile.mkdtemp(prefix="polycool-bench-api-"))
+    try:
+        asyncio.run(run(args, systems, folder))
+    finally:
+        if args.keep:
+            print(f"logs kept in {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return 0
+
+
+async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> None:
+    started = time.monotonic()
+    server_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    documents = contract_documents()
+    script = folder / "post.lua"
+    script.write_text(SCRIPT)
+    argv = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    results = Results(
+        command=f"python -m bench.api {argv}".strip(),
+        machine=[],
+        systems=systems,
+        duration=args.duration,
+        warmup=args.warmup,
+    )
+    with ExitStack() as stack:
+        given_redis = os.environ.get("REDIS_URL")
+        redis_url = given_redis or stack.enter_context(redis_server(folder))
+        async with bench_database(server_url, args.users, args.seed) as data:
+            log(f"database ready: {data.seeded_users:,} users, {data.seeded_positions:,} positions")
+            results.machine = await machine(data.url, redis_url)
+            bodies = Bodies(data, documents, folder, args.seed)
+            answers: dict[str, Any] = {}
+            for system in systems:
+                if given_redis is None:
+                    redis.Redis.from_url(redis_url).flushall()
+                prefix = f"bench-{system.key}-{secrets.token_hex(3)}"
+                with running(system, data.url, redis_url, prefix, folder) as server:
+                    probe = Probe(
+                        data.url,
+                        data.url.rsplit("/", 1)[1],
+                        redis_url,
+                        server.pid,
+                        f"{server.base_url}/metrics" if system.counted else None,
+                    )
+                    try:
+                        answers[system.key] = await answer(
+                            server.base_url, bodies.path(system.kind, Scenario("Portfolio", 20))
+                        )
+                        for scenario, concurrency in plan(system):
+                            log(f"{system.label}: {scenario.label}, {concurrency} connections")
+                            point = await measure(
+                                server,
+                                probe,
+                                scenario,
+                                bodies.path(system.kind, scenario),
+                                concurrency=concurrency,
+                                seconds=args.duration,
+                                warmup=args.warmup,
+                                script=script,
+                            )
+                            log(f"  {point.rps:,.0f} req/s, p95 {point.p95_ms:.2f} ms")
+                            results.points.append(point)
+                        if system.key == "polycool" and args.profile_seconds > 0:
+                            log("profiling the warm Portfolio path with py-spy")
+                            results.profile = await profile_service(
+                                server,
+                                bodies.path("polycool", Scenario("Portfolio", 20)),
+                                script=script,
+                                folder=args.output.parent / "benchmarks",
+                                seconds=args.profile_seconds,
+                            )
+                            if results.profile is None:
+                                results.notes.append("py-spy not found: no profile this run")
+                    finally:
+                        probe.close()
+            results.agreement = agreement(answers)
+            if not args.no_mixed:
+                await mixed(args, systems, data, documents, folder, script, redis_url, results)
+    results.seconds = time.monotonic() - started
+    busy = [p for p in results.points + results.mixed if p.extra.get("other_cpu_cores", 0) > 0.15]
+    if busy:
+        worst = max(p.extra["other_cpu_cores"] for p in busy)
+        results.notes.append(
+            f"{len(busy)} points ran while other processes used more than 0.15 of a core "
+            f"(at most {worst:.2f}): see the last column; their numbers are pessimistic."
+        )
+    if find_py_spy() is None:
+        results.notes.append("py-spy missing: `pip install '.[bench]'`")
+    write_results(args.output, results)
+
+
+async def mixed(
+    args: argparse.Namespace,
+    systems: list[System],
+    data: Any,
+    documents: dict[str, str],
+    folder: Path,
+    script: Path,
+    redis_url: str,
+    results: Results,
+) -> None:
+    sequence = mixed_bodies(data, documents, args.seed)
+    warm = write_bodies(folder / "mixed-warmup.jsonl", sequence[:10_000])
+    measured = write_bodies(folder / "mixed.jsonl", sequence[10_000:])
+    for system in systems:
+        if system.key not in ("polycool", "old"):
+            continue
+        if not os.environ.get("REDIS_URL"):
+            redis.Redis.from_url(redis_url).flushall()
+        prefix = f"bench-mixed-{system.key}-{secrets.token_hex(3)}"
+        with running(system, data.url, redis_url, prefix, folder) as server:
+            probe = Probe(data.url, "", redis_url, server.pid, f"{server.base_url}/metrics")
+            try:
+                log(f"{system.label}: mixed workload")
+                async with price_updates(server.base_url, data, documents, args.seed) as feed:
+                    await measure_warmup(server.base_url, warm, script, args.mixed_warmup)
+                    before = feed.sent
+                    point = await measure(
+                        server,
+                        probe,
+                        Scenario("Mixed"),
+                        measured,
+                        concurrency=10,
+                        seconds=args.mixed_duration,
+                        warmup=0,
+                        script=script,
+                    )
+                    point.extra["price_updates"] = feed.sent - before
+                    point.extra["price_update_failures"] = feed.failed
+                log(f"  {point.rps:,.0f} req/s, hit ratio {point.hit_ratio}")
+                results.mixed.append(point)
+            finally:
+                probe.close()
+
+
+async def measure_warmup(url: str, bodies: Path, script: Path, seconds: float) -> None:
+    from bench.api.load import run_wrk
+
+    await asyncio.to_thread(run_wrk, url, bodies, connections=10, seconds=seconds, script=script)
+
+
+def agreement(answers: dict[str, Any]) -> list[str]:
+    """Do the systems answer Portfolio (20 positions) alike? The service's answer is the
+    reference: the old design's must be identical; PostGraphile's the same numbers."""
+    reference = answers.get("polycool")
+    if reference is None:
+        return ["not checked (the service was not run)"]
+    lines = []
+    for key, found in answers.items():
+        if key == "polycool":
+            continue
+        if key == "postgraphile":
+            problems = compare_postgraphile(reference, found)
+            lines.append(
+                "PostGraphile: the same user, positions, markets and numbers as the service"
+                if not problems
+                else "PostGraphile differs: " + "; ".join(problems[:5])
+            )
+        else:
+            same = found == reference
+            lines.append(
+                f"{key}: {'identical JSON to' if same else '**differs from**'} the service's"
+            )
+    return lines
+
+
+def compare_postgraphile(reference: Any, found: Any) -> list[str]:
+    ours = reference["data"]["user"]
+    theirs = found["data"]["appUserByTelegramId"]
+    problems: list[str] = []
+
+    def same(a: Any, b: Any) -> bool:
+        if a is None or b is None:
+            return a is b
+        if isinstance(a, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        try:
+            return abs(Decimal(a) - Decimal(b)) <= abs(Decimal(a)) * Decimal("1e-12")
+        except ArithmeticError:
+            return bool(a == b)
+
+    for name in ("id", "telegramId", "username"):
+        if ours[name] != theirs[name]:
+            problems.append(f"user.{name}")
+    for name, value in ours["portfolio"].items():
+        if not same(value, theirs["portfolio"][name]):
+            problems.append(f"portfolio.{name}: {value} vs {theirs['portfolio'][name]}")
+    nodes = theirs["positionsByUserId"]["nodes"]
+    if len(nodes) != len(ours["positions"]):
+        problems.append(f"{len(ours['positions'])} positions vs {len(nodes)}")
+    for mine, other in zip(ours["positions"], nodes, strict=False):
+        for name, value in mine.items():
+            if name == "market":
+                for field, item in value.items():
+                    if not same(item, other["marketByMarketId"][field]):
+                        problems.append(f"position {mine['id']} market.{field}")
+            elif name == "openedAt":
+                if value != other[name]:
+                    problems.append(f"position {mine['id']} openedAt")
+            elif not same(value, other[name]):
+                problems.append(f"position {mine['id']} {name}: {value} vs {other[name]}")
+    return problems
+
+
+async def machine(database_url: str, redis_url: str) -> list[tuple[str, str]]:
+    connection = await asyncpg.connect(database_url)
+    try:
+        postgres = await connection.fetchval("SHOW server_version")
+        preload = await connection.fetchval("SHOW shared_preload_libraries")
+    finally:
+        await connection.close()
+    client = redis.Redis.from_url(redis_url)
+    redis_version = client.info("server")["redis_version"]
+    client.close()
+    return [
+        *await asyncio.to_thread(host),
+        ("PostgreSQL", f"{postgres} (shared_preload_libraries: '{preload}')"),
+        ("Redis", f"{redis_version} (the benchmark's own server, nothing persisted)"),
+    ]
+
+
+def host() -> list[tuple[str, str]]:
+    """The machine, the tools and the versions of the service's stack."""
+    import psutil
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+
+    def version(package: str) -> str:
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    def output(*command: str) -> str:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        return (done.stdout or done.stderr).split("\n")[0].strip()
+
+    package = BENCH / "node_modules" / "postgraphile" / "package.json"
+    postgraphile = orjson.loads(package.read_bytes())["version"] if package.exists() else "-"
+    stack = ["strawberry-graphql", "graphql-core", "starlette", "uvicorn", "asyncpg", "redis"]
+    stack += ["aiodataloader", "orjson"]
+    commit = output("git", "-C", str(ROOT), "rev-parse", "--short", "HEAD")
+    dirty = output("git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no")
+    return [
+        ("service commit", f"{commit}{' with uncommitted changes' if dirty else ''}"),
+        ("CPU", f"{os.cpu_count()} cores, {cpu}"),
+        ("memory", f"{psutil.virtual_memory().total / 2**30:.0f} GiB"),
+        ("OS", platform.platform()),
+        ("Python", platform.python_version()),
+        ("Node.js / PostGraphile", f"{output('node', '--version')} / {postgraphile}"),
+        ("load generator", output("wrk", "-v")),
+        ("service stack", ", ".join(f"{p} {version(p)}" for p in stack)),
+        (
+            "uvicorn's loop and parser; Redis's parser",
+            ", ".join(f"{p} {version(p)}" for p in ("uvloop", "httptools", "hiredis")),
+        ),
+    ]
+
+
+def write_results(output: Path, results: Results) -> None:
+    folder = output.parent / "benchmarks"
+    images = plots(results, folder)
+    (folder / "results.json").write_bytes(orjson.dumps(plain(results), option=orjson.OPT_INDENT_2))
+    write_page(output, render(results, SCENARIOS, images), INTRO)
+    log(f"wrote {output} and {folder}/ in {results.seconds / 60:.1f} min")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
