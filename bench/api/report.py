@@ -322,7 +322,7 @@ def profile_section(profile: Profile) -> list[str]:
         f"process on the CPU (idle left out), while wrk ran warm Portfolio, 20 positions, 10 "
         f"connections ({profile.rps_under_profiler:,.0f} req/s under the profiler). "
         "Flame graph: [profile-portfolio-20.svg](benchmarks/profile-portfolio-20.svg); collapsed "
-        "stacks: docs/benchmarks/profile-portfolio-20.txt, written by each run and not committed.\n",
+        "stacks: docs/benchmarks/profile-portfolio-20.txt, written by each run, not committed.\n",
         "By layer (each sample counted once, in the innermost frame that belongs to a layer):\n",
         table(["layer", "samples"], [[name, pct(share)] for name, share in profile.layers]) + "\n",
         "By operation, inclusive (a sample counts for each operation on its stack):\n",
