@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -52,7 +51,7 @@ from bench.replay import Market, Probes, ReplayServer, both, flood, frame_pool, 
 from ingestion.coalescer import Coalescer, TrackedMarket
 from ingestion.feed import parse_frame
 from settings import ROOT, Settings
-from sql.migrate import migrate
+from sql.databases import scratch_database
 
 MARKETS = 1000
 PROBES = 20
@@ -509,36 +508,18 @@ async def running(
         yield child
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
 @asynccontextmanager
 async def bench_database(server_url: str, users: int) -> AsyncIterator[str]:
     """A database of the benchmark's own: migrated, seeded, dropped at the end."""
     from seed import seed_database
 
-    name = f"polycool_bench_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = with_database(server_url, name)
-    try:
+    async with scratch_database(server_url, "bench") as url:
         connection = await asyncpg.connect(url)
         try:
-            await migrate(connection)
             await seed_database(connection, users=users, seed=1)
         finally:
             await connection.close()
         yield url
-    finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 def bucket_quantile(before: Metrics, after: Metrics, q: float) -> float | None:

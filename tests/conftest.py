@@ -17,7 +17,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -27,13 +26,7 @@ import redis
 from app import create_app
 from embedded import start_postgres, start_redis
 from settings import ROOT, Settings
-from sql.migrate import migrate
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL, pointing at database `name`."""
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
+from sql.databases import scratch_database
 
 
 @pytest.fixture(scope="session")
@@ -47,35 +40,10 @@ def server_url() -> Iterator[str]:
     server.stop()
 
 
-@asynccontextmanager
-async def fresh_database(server_url: str, kind: str) -> AsyncIterator[str]:
-    """A new, migrated, empty database on the server, dropped afterwards; yields its URL."""
-    name = f"polycool_{kind}_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = with_database(server_url, name)
-    try:
-        connection = await asyncpg.connect(url)
-        try:
-            await migrate(connection)
-        finally:
-            await connection.close()
-        yield url
-    finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-
 @pytest.fixture(scope="session")
 async def database_url(server_url: str) -> AsyncIterator[str]:
     """The test session's own database."""
-    async with fresh_database(server_url, "test") as url:
+    async with scratch_database(server_url, "test") as url:
         yield url
 
 

@@ -20,7 +20,8 @@ import pytest
 
 from app import create_app
 from settings import Settings, SettingsError
-from tests.conftest import contract_documents, fresh_database, serving, unique_prefix
+from sql.databases import scratch_database
+from tests.conftest import contract_documents, serving, unique_prefix
 from tests.factories import insert_market, insert_positions_on_real_markets, insert_user
 
 DOCUMENTS = contract_documents()
@@ -272,7 +273,7 @@ async def test_readiness_checks_postgres_migrations_and_redis(
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok"}
 
-    async with fresh_database(server_url, "unready") as url:
+    async with scratch_database(server_url, "unready") as url:
         connection = await asyncpg.connect(url)
         try:
             await connection.execute(

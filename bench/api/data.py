@@ -11,19 +11,17 @@ totals) from its generated schema alone; the SQL functions below are its idiom f
 from __future__ import annotations
 
 import random
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
 from seed import seed_database
 from seed.generate import BASE_TIME
-from sql.migrate import migrate
+from sql.databases import scratch_database
 
 SIZES = (1, 10, 20, 50, 200, 1000)
 USERS_PER_SIZE = 10
@@ -84,24 +82,12 @@ class BenchData:
     markets: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
-def with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/" + name))
-
-
 @asynccontextmanager
 async def bench_database(server_url: str, users: int, seed: int) -> AsyncIterator[BenchData]:
     """A database of the benchmark's own on `server_url`, dropped at the end whatever happens."""
-    name = f"polycool_bench_api_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = with_database(server_url, name)
-    try:
+    async with scratch_database(server_url, "bench_api") as url:
         connection = await asyncpg.connect(url)
         try:
-            await migrate(connection)
             report = await seed_database(connection, users=users, seed=seed)
             data = BenchData(
                 url,
@@ -115,12 +101,6 @@ async def bench_database(server_url: str, users: int, seed: int) -> AsyncIterato
         finally:
             await connection.close()
         yield data
-    finally:
-        admin = await asyncpg.connect(server_url)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
 
 
 async def add_sized_users(

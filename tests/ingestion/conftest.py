@@ -23,7 +23,8 @@ from cache.store import connect as connect_cache
 from database import Database, create_pool
 from ingestion.worker import Worker
 from settings import Settings
-from tests.conftest import fresh_database, unique_prefix
+from sql.databases import scratch_database
+from tests.conftest import unique_prefix
 from tests.ingestion.feed_server import FeedServer
 
 # Followed besides the markets holding ACTIVE positions (kept small: the tests need a few).
@@ -34,7 +35,7 @@ TOP_MARKETS = 20
 async def ingest_url(server_url: str) -> AsyncIterator[str]:
     from seed import seed_database
 
-    async with fresh_database(server_url, "ingest") as url:
+    async with scratch_database(server_url, "ingest") as url:
         connection = await asyncpg.connect(url)
         try:
             await seed_database(connection, users=60, seed=7)

@@ -9,7 +9,7 @@ import pytest
 from seed import SeedReport, seed_database
 from seed.generate import SeedPosition, SeedUser, generate_positions
 from seed.snapshot import SnapshotMarket
-from tests.conftest import fresh_database
+from sql.databases import scratch_database
 
 TABLES = ("market", "app_user", "position")
 USERS = 200
@@ -21,7 +21,7 @@ Dump = dict[str, list[tuple[object, ...]]]
 @pytest.fixture(scope="module")
 async def seed_url(server_url: str) -> AsyncIterator[str]:
     """A database of this module's own, so seeding never disturbs the other tests."""
-    async with fresh_database(server_url, "seed") as url:
+    async with scratch_database(server_url, "seed") as url:
         yield url
 
 
