@@ -161,11 +161,16 @@ def connect(settings: Settings, url: str) -> CacheStore:
         client=client,
         keys=KeyNames(settings.cache_prefix),
         retry_after=settings.redis_retry_after,
-        ttls={
-            "prices": settings.ttl_prices,
-            "positions": settings.ttl_positions,
-            "markets": settings.ttl_markets,
-            "market_lists": settings.ttl_market_lists,
-            "users": settings.ttl_users,
-        },
+        ttls=ttls(settings),
     )
+
+
+def ttls(settings: Settings) -> dict[str, float]:
+    """Seconds each TTL class of cache/read_through.Part keeps an entry."""
+    return {
+        "prices": settings.ttl_prices,
+        "positions": settings.ttl_positions,
+        "markets": settings.ttl_markets,
+        "market_lists": settings.ttl_market_lists,
+        "users": settings.ttl_users,
+    }

@@ -48,7 +48,7 @@ import sql
 import valuation
 from cache.codec import Codec
 from cache.keys import KeyNames, Scope
-from cache.store import CacheStore, Pipeline
+from cache.store import CacheStore, Pipeline, ttls
 from cursors import decode_cursor, encode_cursor
 from database import Database, Row, create_pool
 from identifiers import parse_bigint_id
@@ -138,13 +138,7 @@ def connect_old_store(settings: Settings, url: str) -> OldStore:
         client=client,
         keys=KeyNames(settings.cache_prefix),
         retry_after=settings.redis_retry_after,
-        ttls={
-            "prices": settings.ttl_prices,
-            "positions": settings.ttl_positions,
-            "markets": settings.ttl_markets,
-            "market_lists": settings.ttl_market_lists,
-            "users": settings.ttl_users,
-        },
+        ttls=ttls(settings),
     )
 
 
