@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import logging
 import os
 import sys
@@ -29,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from access import ApiKeys
 from body_limit import BodyLimit
+from cache.answers import Answers
 from cache.store import connect as connect_cache
 from cache.warm import warm_markets
 from database import Database, create_pool
@@ -67,6 +69,7 @@ def servers(settings: Settings) -> tuple[str, str, list[Embedded]]:
 
 def create_app(settings: Settings) -> Starlette:
     schema = build_schema(settings, extra=[DebugCounts])
+    release = hashlib.sha256(schema.as_str().encode()).hexdigest()[:16]
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -76,6 +79,9 @@ def create_app(settings: Settings) -> Starlette:
         app.state.database = Database(pool, settings.pool_acquire_timeout)
         app.state.redis_url = redis
         app.state.cache = connect_cache(settings, redis)
+        app.state.answers = (
+            Answers(app.state.cache, release=release) if settings.answer_cache else None
+        )
         try:
             try:
                 await warm_markets(app.state.cache, app.state.database, settings.warm_markets)

@@ -56,6 +56,9 @@ class Settings:
     ttl_markets: float = 300
     ttl_market_lists: float = 300
     ttl_users: float = 3600
+    # Whole answers of queries kept and re-checked against the versions they read
+    # (cache/answers.py); off, every query executes (the loaders' cache still answers).
+    answer_cache: bool = True
     # The most traded markets loaded into the cache when the service starts.
     warm_markets: int = 500
     # The ingestion worker (`python app.py ingest`, docs/ingestion.md). FEED_URL is Polymarket's
@@ -130,6 +133,7 @@ class Settings:
             ttl_market_lists=_seconds(env, "CACHE_TTL_MARKET_LISTS", cls.ttl_market_lists),
             ttl_users=_seconds(env, "CACHE_TTL_USERS", cls.ttl_users),
             warm_markets=_int(env, "CACHE_WARM_MARKETS", cls.warm_markets),
+            answer_cache=_bool(env, "ANSWER_CACHE", cls.answer_cache),
             api_keys=_api_keys(env.get("API_KEYS", "")),
             max_depth=_int(env, "MAX_DEPTH", cls.max_depth),
             max_aliases=_int(env, "MAX_ALIASES", cls.max_aliases),

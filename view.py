@@ -9,13 +9,20 @@ Strawberry's ASGI view with:
   answer, as older clients expect. GET runs queries only (405 for a mutation); a POST body
   that is not JSON is 415;
 - every error shaped by errors.shape_errors (codes, masking, request id);
-- orjson for encoding and decoding.
+- orjson for encoding and decoding;
+- the answer cache (cache/answers.py) asked first for a query: a stored answer whose reads are
+  all unchanged is sent as it is, without parsing or executing anything; a query that executed
+  without errors leaves its answer for the next identical request.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -28,6 +35,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from cache.answers import Answers, Question, document_id
 from cache.read_through import CacheSession
 from context import Context
 from database import Database
@@ -53,7 +61,9 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request, response: Response) -> Context:  # type: ignore[override]
         database: Database = request.app.state.database
-        cache = CacheSession(request.app.state.cache)
+        # The session the answer cache asked with: its epoch, and the reads the answer rests on.
+        pending: tuple[str, CacheSession] | None = getattr(request.state, "answer", None)
+        cache = pending[1] if pending is not None else CacheSession(request.app.state.cache)
         return Context(
             request=request,
             response=response,
@@ -85,6 +95,15 @@ class GraphQLView(GraphQL[Context, None]):
     async def run(  # type: ignore[override]
         self, request: Request, context: Context = UNSET, root_value: None = UNSET
     ) -> Response:
+        answers: Answers | None = request.app.state.answers
+        question = None if answers is None else await _question(request)
+        if answers is not None and question is not None:
+            session = CacheSession(request.app.state.cache)
+            key = answers.key(question)
+            stored = await answers.find(session, key)
+            if stored is not None:
+                return self._answered(request, question, stored)
+            request.state.answer = (key, session)
         try:
             return await super().run(request, context, root_value)
         except PersistedQueryError as error:
@@ -92,6 +111,16 @@ class GraphQLView(GraphQL[Context, None]):
             body = {"errors": [{"message": error.message, "extensions": {"code": error.code}}]}
             media = GRAPHQL_RESPONSE if wants_graphql_response(request) else "application/json"
             return Response(orjson.dumps(body), media_type=media)
+
+    def _answered(self, request: Request, question: Question, body: bytes) -> Response:
+        counts: RequestCounts = request.state.counts
+        counts.operation = question.operation
+        if self.settings.app_env != "production" and request.headers.get("x-debug-counts") == "1":
+            answer = orjson.loads(body)
+            answer["extensions"] = {"counts": {"sql": counts.sql, "redis": counts.redis}}
+            body = orjson.dumps(answer)
+        media = GRAPHQL_RESPONSE if wants_graphql_response(request) else "application/json"
+        return Response(body, media_type=media)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -117,6 +146,10 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> ExecutionResult:
         request_data = await resolve_persisted(request.app.state.cache, request_data)
         context.counts.operation = request_data.operation_name  # for the request's log line
+        if request_data.query is None or not _is_query(
+            request_data.query, request_data.operation_name
+        ):
+            request.state.answer = None  # sent by hash, and not a query after all
         try:
             return await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
@@ -142,6 +175,14 @@ class GraphQLView(GraphQL[Context, None]):
         if result.errors:
             result.errors = shape_errors(result.errors, request.state.request_id)
         response = await super().process_result(request, result)
+        pending: tuple[str, CacheSession] | None = getattr(request.state, "answer", None)
+        if pending is not None and not result.errors and result.data is not None:
+            key, session = pending
+            await request.app.state.answers.keep(session, key, orjson.dumps({"data": result.data}))
+            shown = (response.get("extensions") or {}).get("counts")
+            if isinstance(shown, dict):  # DebugCounts read them before the answer was kept
+                counts: RequestCounts = request.state.counts
+                shown.update(sql=counts.sql, redis=counts.redis)
         if wants_graphql_response(request):
             sub_response: Response = request.state.sub_response
             sub_response.media_type = GRAPHQL_RESPONSE
@@ -176,3 +217,64 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+
+async def _question(request: Request) -> Question | None:
+    """What identifies a query's answer, or None for anything the answer cache leaves alone
+    (mutations, bodies that are not a JSON object, documents that do not parse)."""
+    data: Any
+    if request.method == "GET":
+        params = request.query_params
+        try:
+            data = {
+                "query": params.get("query"),
+                "operationName": params.get("operationName"),
+                "variables": orjson.loads(params["variables"]) if "variables" in params else None,
+                "extensions": orjson.loads(params["extensions"])
+                if "extensions" in params
+                else None,
+            }
+        except orjson.JSONDecodeError:
+            return None
+    elif _media_type(request) == "application/json":
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+    else:
+        return None
+    if not isinstance(data, dict):
+        return None
+    query, operation = data.get("query"), data.get("operationName")
+    if operation is not None and not isinstance(operation, str):
+        return None
+    if isinstance(query, str):
+        if not _is_query(query, operation):
+            return None
+        document = document_id(query)
+    else:
+        # By hash alone: the kind of operation is unknown until the document is looked up,
+        # and only queries ever leave an answer to find.
+        persisted = (data.get("extensions") or {}).get("persistedQuery")
+        digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
+        if not isinstance(digest, str) or len(digest) != 64:
+            return None
+        document = digest.lower()
+    role = getattr(request.state, "role", None)
+    return Question(document, operation, data.get("variables"), role)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+@lru_cache(maxsize=512)
+def _is_query(document: str, operation: str | None) -> bool:
+    """Whether the operation the request names (or the only one) is a query."""
+    try:
+        parsed = parse(document, no_location=True)
+    except GraphQLError:
+        return False
+    operations = [d for d in parsed.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = [d for d in operations if operation is None or (d.name and d.name.value == operation)]
+    return len(chosen) == 1 and chosen[0].operation == OperationType.QUERY

@@ -14,7 +14,7 @@ unless a bump created it in between.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from cache.codec import Codec
@@ -90,6 +90,23 @@ class _Item(Generic[K]):
     version: str | None
     entries: list[str]
     seen: str = ""
+    # The token a fill creates the version with when none existed (the script's `fresh`).
+    fresh: str = field(default_factory=new_token)
+
+
+@dataclass
+class Reads:
+    """What one request's answer rests on, for cache/answers.py.
+
+    `versions`: each version key it relied on and the token it saw ("" for a key that must stay
+    absent). `ttl`: seconds the answer may be kept, the least of what it read. `complete` is
+    False once something it read cannot be re-checked later (Redis away, a fill that failed, or
+    TTL-only data whose remaining life is unknown).
+    """
+
+    versions: dict[str, str] = field(default_factory=dict)
+    ttl: float = float("inf")
+    complete: bool = True
 
 
 @dataclass
@@ -98,6 +115,7 @@ class CacheSession:
 
     store: CacheStore
     epoch: str | None = None
+    reads: Reads = field(default_factory=Reads)
 
     async def read_through(
         self,
@@ -110,13 +128,15 @@ class CacheSession:
         LOADER_BATCH_SIZE.labels(kind.name).observe(len(items))
         found: dict[K, Any] = {}
         read = await self._read(items)
+        values, remaining = read if read is not None else ({}, {})
         misses: list[_Item[K]] = []
         for item in items:
-            value = None if read is None else self._hit(kind, item, read)
+            value = None if read is None else self._hit(kind, item, values)
             if value is None:
                 misses.append(item)
             else:
                 found[item.key] = value
+                self._note_hit(kind, item, min(remaining.get(e, 0) for e in item.entries))
         CACHE_LOOKUPS.labels(kind.name, "hit").inc(len(found))
         CACHE_LOOKUPS.labels(kind.name, "miss").inc(len(misses))
         count_cache(hits=len(found), misses=len(misses))
@@ -125,11 +145,35 @@ class CacheSession:
         fetched = await fetch_missing([item.key for item in misses])
         found.update(fetched)
         fill = [item for item in misses if item.key in fetched]
+        self._note_misses(kind, misses, fetched)
         if read is not None and fill:
             if self.store.before_fill is not None:
                 await self.store.before_fill(kind.name)
             await self._fill(kind, fill, fetched)
         return found
+
+    def _note_hit(self, kind: Kind[K], item: _Item[K], remaining_ms: int) -> None:
+        reads = self.reads
+        if item.version is not None:
+            reads.versions[item.version] = item.seen
+            reads.ttl = min(reads.ttl, *(self.store.ttls[part.ttl] for part in kind.parts))
+        elif remaining_ms > 0:
+            # No write retires TTL-only data: an answer built on it lives no longer than it.
+            reads.ttl = min(reads.ttl, remaining_ms / 1000)
+        else:
+            reads.complete = False
+
+    def _note_misses(self, kind: Kind[K], misses: list[_Item[K]], fetched: Mapping[K, Any]) -> None:
+        reads = self.reads
+        reads.ttl = min(reads.ttl, *(self.store.ttls[part.ttl] for part in kind.parts))
+        for item in misses:
+            if item.version is not None:
+                # Filled under the token seen, or created with `fresh`; an absent key stays
+                # absent until a write creates it. Either way the version tells later readers.
+                filled = item.key in fetched and not item.seen
+                reads.versions[item.version] = item.fresh if filled else item.seen
+            elif item.key not in fetched:
+                reads.complete = False  # nothing would tell that it appeared
 
     def _item(self, kind: Kind[K], key: K) -> _Item[K]:
         names = self.store.keys
@@ -143,9 +187,15 @@ class CacheSession:
         entries = [names.entry(tag, kind.name, part.name, entry_name) for part in kind.parts]
         return _Item(key, tag, version, entries)
 
-    async def _read(self, items: list[_Item[K]]) -> dict[str, bytes | None] | None:
-        """Every entry and version of the batch: one MGET per hash tag, all in one pipeline."""
+    async def _read(
+        self, items: list[_Item[K]]
+    ) -> tuple[dict[str, bytes | None], dict[str, int]] | None:
+        """Every entry and version of the batch: one MGET per hash tag, all in one pipeline.
+
+        With them, the remaining life (PTTL, ms) of entries no version guards, for answers.
+        """
         by_tag: dict[str, list[str]] = {}
+        unversioned = [entry for item in items if item.version is None for entry in item.entries]
         for item in items:
             wanted = by_tag.setdefault(item.tag, [])
             wanted.extend(item.entries)
@@ -160,17 +210,21 @@ class CacheSession:
                 # Not pipeline.mget: redis-py's ClusterPipeline refuses it outright (one tag's
                 # keys share a slot, so the raw command is routed to its node like any other).
                 pipeline.execute_command("MGET", *names)
+            for entry in unversioned:
+                pipeline.pttl(entry)
 
         results = await self.store.run("read", queue)
         if results is None:
+            self.reads.complete = False
             return None
         if ask_epoch:
             epoch = results.pop(0)
             self.epoch = epoch.decode() if epoch is not None else "0"
+        remaining = dict(zip(unversioned, results[len(by_tag) :], strict=True))
         values: dict[str, bytes | None] = {}
-        for names, answer in zip(by_tag.values(), results, strict=True):
+        for names, answer in zip(by_tag.values(), results, strict=False):
             values.update(zip(names, answer, strict=True))
-        return values
+        return values, remaining
 
     def _hit(self, kind: Kind[K], item: _Item[K], read: dict[str, bytes | None]) -> Any:
         if item.version is not None:
@@ -212,7 +266,7 @@ class CacheSession:
                     args += [
                         "1" if item.version else "0",
                         item.seen,
-                        new_token(),
+                        item.fresh,
                         str(len(kind.parts)),
                     ]
                     for part in kind.parts:
@@ -220,7 +274,8 @@ class CacheSession:
                         args.append(str(int(store.ttls[part.ttl] * 1000)))
                 pipeline.eval(FILL, len(script_keys), *script_keys, *args)
 
-        await store.run("fill", queue)
+        if await store.run("fill", queue) is None:
+            self.reads.complete = False
 
 
 def _payload(codec: Codec, part: Part, value: Row | list[Row] | str | list[str]) -> bytes:

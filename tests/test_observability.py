@@ -43,15 +43,20 @@ async def test_metrics_count_cache_lookups_batches_and_request_costs(
         key = (name, tuple(sorted(labels.items())))
         return after.get(key, 0.0) - before.get(key, 0.0)
 
-    # The second read was served from Redis: a hit for the user, positions and markets.
+    # The first read filled the loaders' entries and left its answer; the second was that
+    # answer (cache/answers.py), so no loader ran.
+    assert grew("polycool_cache_lookups_total", kind="answer", result="miss") == 1
+    assert grew("polycool_cache_lookups_total", kind="answer", result="hit") == 1
     assert grew("polycool_cache_lookups_total", kind="user_positions", result="miss") == 1
-    assert grew("polycool_cache_lookups_total", kind="user_positions", result="hit") == 1
-    assert grew("polycool_cache_lookups_total", kind="market", result="hit") >= 1
-    assert grew("polycool_loader_batch_size_sum", loader="user_positions") == 2
-    assert grew("polycool_loader_batch_size_count", loader="market") == 2
+    assert grew("polycool_cache_lookups_total", kind="user_positions", result="hit") == 0
+    assert grew("polycool_cache_lookups_total", kind="market", result="miss") >= 1
+    assert grew("polycool_loader_batch_size_sum", loader="user_positions") == 1
+    assert grew("polycool_loader_batch_size_count", loader="market") == 1
     assert grew("polycool_request_sql_statements_count") == 3  # two queries, one /metrics
     assert grew("polycool_request_sql_statements_sum") == 3  # cold 3, warm 0
-    assert grew("polycool_redis_round_trips_total") == 9  # cold 6, warm 3
+    # Cold: the answer's look-up, 3 loader reads, 3 fills, the answer kept; warm: the answer
+    # and the versions it rests on.
+    assert grew("polycool_redis_round_trips_total") == 8 + 2
     assert grew("polycool_sql_statements_total") == 3
 
 
@@ -81,7 +86,7 @@ async def test_warming_loads_the_most_traded_markets_at_start(
         answer = await GraphQLClient(http)(DOCUMENTS, {"ids": top}, "MarketsBatch")
     assert [m["id"] for m in answer.data["markets"]] == top
     assert answer.sql == 0
-    assert answer.redis == 1
+    assert answer.redis == 3  # the answer cache's look-up (a miss), the loader's read, the keep
 
 
 async def test_each_request_logs_one_line_with_its_id_operation_costs_and_status(
@@ -110,7 +115,9 @@ async def test_each_request_logs_one_line_with_its_id_operation_costs_and_status
         assert line.operation == "Portfolio"  # type: ignore[attr-defined]
         assert line.status == 200  # type: ignore[attr-defined]
         assert line.duration_ms > 0  # type: ignore[attr-defined]
-    assert (cold.sql, cold.redis, cold.cache_hits) == (3, 6, 0)  # type: ignore[attr-defined]
-    assert (warm.sql, warm.redis, warm.cache_misses) == (0, 3, 0)  # type: ignore[attr-defined]
-    # The user, their ACTIVE list, and 2 markets (the factory puts two outcomes per market).
-    assert warm.cache_hits == 1 + 1 + 2  # type: ignore[attr-defined]
+    assert (cold.sql, cold.redis, cold.cache_hits) == (3, 8, 0)  # type: ignore[attr-defined]
+    # The answer, the user, their ACTIVE list, and markets (two outcomes each in the factory).
+    assert cold.cache_misses == 1 + 1 + 1 + 2  # type: ignore[attr-defined]
+    # Served as a whole answer: one hit, no loader ran.
+    assert (warm.sql, warm.redis, warm.cache_misses) == (0, 2, 0)  # type: ignore[attr-defined]
+    assert warm.cache_hits == 1  # type: ignore[attr-defined]

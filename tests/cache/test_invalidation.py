@@ -23,9 +23,19 @@ from tests.factories import insert_market, insert_positions_on_real_markets, ins
 DOCUMENTS = contract_documents()
 
 
+@pytest.fixture(params=[True, False], ids=["answers", "loaders"])
+def answer_cache(request: pytest.FixtureRequest) -> bool:
+    """Each test runs as the service does (whole answers kept) and on the loaders alone."""
+    enabled: bool = request.param
+    return enabled
+
+
 @pytest.fixture
-async def fresh(settings: Settings, seeded: str) -> AsyncIterator[GraphQLClient]:
-    async with serving(settings.replace(cache_prefix=unique_prefix())) as http:
+async def fresh(
+    settings: Settings, seeded: str, answer_cache: bool
+) -> AsyncIterator[GraphQLClient]:
+    changed = settings.replace(cache_prefix=unique_prefix(), answer_cache=answer_cache)
+    async with serving(changed) as http:
         yield GraphQLClient(http)
 
 
@@ -62,7 +72,10 @@ async def user_with_positions(db: asyncpg.Connection, telegram_id: str, count: i
 
 
 async def test_one_users_trade_leaves_another_users_cache_alone(
-    fresh: GraphQLClient, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
+    fresh: GraphQLClient,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    answer_cache: bool,
 ) -> None:
     alice, bob = new_telegram_id(), new_telegram_id()
     await user_with_positions(db, alice, 4)
@@ -81,18 +94,25 @@ async def test_one_users_trade_leaves_another_users_cache_alone(
     )  # fmt: skip
     assert Decimal(trade.data["recordTrade"]["position"]["shares"]) == Decimal(first["shares"]) + 5
 
-    counted = Lookups("user_positions", "user")
+    counted = Lookups("user_positions", "user", "answer")
     bobs = await ok(fresh, "Portfolio", telegramId=bob)
     assert bobs.sql == 0  # Bob's entries were not touched
-    assert counted.delta("user_positions") == {"hit": 1, "miss": 0}
+    if answer_cache:  # his whole answer still holds: nothing it read changed
+        assert counted.delta("answer") == {"hit": 1, "miss": 0}
+        assert counted.delta("user_positions") == {"hit": 0, "miss": 0}
+    else:
+        assert counted.delta("user_positions") == {"hit": 1, "miss": 0}
 
-    counted = Lookups("user_positions", "user")
+    counted = Lookups("user_positions", "user", "answer")
     alices = await ok(fresh, "Portfolio", telegramId=alice)
     shares = {p["id"]: Decimal(p["shares"]) for p in alices.data["user"]["positions"]}
     assert shares[first["id"]] == Decimal(first["shares"]) + 5  # fresh at once, not after a TTL
     assert alices.sql == 1  # only her positions were read again
     assert counted.delta("user_positions") == {"hit": 0, "miss": 1}
     assert counted.delta("user") == {"hit": 1, "miss": 0}  # her profile did not change
+    assert counted.delta("answer") == (
+        {"hit": 0, "miss": 1} if answer_cache else {"hit": 0, "miss": 0}
+    )
 
 
 async def test_a_price_update_invalidates_exactly_the_markets_it_changed(

@@ -90,7 +90,7 @@ def counter(name: str, labels: dict[str, str] | None = None) -> float:
 def redis_errors() -> float:
     return sum(
         counter("polycool_redis_errors_total", {"operation": operation})
-        for operation in ("read", "fill", "invalidate")
+        for operation in ("answer", "read", "fill", "invalidate")
     )
 
 

@@ -1,0 +1,126 @@
+"""Whole answers of read-only operations, served again while nothing they read has changed.
+
+A warm Portfolio spent most of its CPU executing the document field by field (graphql-core,
+Strawberry) over data that was already in Redis. The answer cache keeps the response body of a
+query together with the version token of every scope its loaders read (cache/read_through.Reads)
+and the epoch. A later identical request (same document, operation, variables and role) gets
+the stored bytes if every one of those versions still holds the token it saw: two pipelines
+(the answer, then the versions), no parsing, no execution, no SQL.
+
+Why this is as fresh as the loaders: an answer is only ever built from entries that were
+current under the tokens it records (or from SQL read after seeing them), and every write bumps
+the versions of what it changed after its commit and before it returns. So once a mutation has
+returned, every answer that read something it changed fails the check; one user's trade does
+not touch another user's answers unless they read the same scope (a market's price). Nothing is
+deleted: failed answers are overwritten or expire.
+
+What is not kept: mutations, answers with errors, and any answer whose reads cannot be checked
+later (Redis was away, a fill failed, TTL-only data without its remaining life). An answer
+lives no longer than the shortest TTL class it read, and no longer than TTL-only data it read.
+
+Redis Cluster: the answer's key has its own hash tag; the versions are read with one MGET per
+tag, all in one pipeline, as the loaders read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from cache.keys import bucket
+from cache.read_through import CacheSession
+from cache.store import CacheStore, Pipeline
+from metrics import CACHE_LOOKUPS, count_cache
+
+
+@dataclass(frozen=True)
+class Question:
+    """What makes two requests the same, as far as their answer goes."""
+
+    document: str  # the document's SHA-256 (the persisted-query hash when sent by hash)
+    operation: str | None
+    variables: Any
+    role: str | None
+
+
+@dataclass(frozen=True)
+class Answers:
+    store: CacheStore
+    # Changes when the schema does, so a new release never serves an old release's answers.
+    release: str
+
+    def key(self, question: Question) -> str:
+        q = question
+        material = orjson.dumps(
+            [self.release, q.document, q.operation, q.variables, q.role],
+            option=orjson.OPT_SORT_KEYS,
+        )
+        digest = hashlib.sha256(material).hexdigest()
+        tag = f"{{answer:{bucket(digest)}}}"
+        return f"{self.store.keys.prefix}:{tag}:answer:{digest}"
+
+    async def find(self, session: CacheSession, key: str) -> bytes | None:
+        """The stored body if everything it read is unchanged; else None (one or two trips)."""
+        ask_epoch = session.epoch is None
+
+        def queue(pipeline: Pipeline) -> None:
+            pipeline.get(key)
+            if ask_epoch:
+                pipeline.get(self.store.keys.epoch)
+
+        results = await self.store.run("answer", queue)
+        if results is None:
+            return None
+        if ask_epoch:
+            # The request's loaders go on with this epoch: they need not ask for it again.
+            epoch = results[1]
+            session.epoch = epoch.decode() if epoch is not None else "0"
+        stored: bytes | None = results[0]
+        body = None if stored is None else await self._checked(session, stored)
+        outcome = "miss" if body is None else "hit"
+        CACHE_LOOKUPS.labels("answer", outcome).inc()
+        count_cache(hits=int(body is not None), misses=int(body is None))
+        return body
+
+    async def _checked(self, session: CacheSession, stored: bytes) -> bytes | None:
+        header, body = stored.split(b"\n", 1)
+        epoch, versions, tokens = orjson.loads(header)
+        if epoch != session.epoch:
+            return None
+        by_tag: dict[str, list[int]] = {}
+        for index, name in enumerate(versions):
+            by_tag.setdefault(name[name.index("{") : name.index("}") + 1], []).append(index)
+
+        def queue(pipeline: Pipeline) -> None:
+            for indexes in by_tag.values():
+                pipeline.execute_command("MGET", *(versions[i] for i in indexes))
+
+        results = await self.store.run("answer", queue) if by_tag else []
+        if results is None:
+            return None
+        for indexes, current in zip(by_tag.values(), results, strict=True):
+            for index, token in zip(indexes, current, strict=True):
+                if (token.decode() if token is not None else "") != tokens[index]:
+                    return None
+        return body
+
+    async def keep(self, session: CacheSession, key: str, body: bytes) -> None:
+        """Store an answer of a query that executed without errors, if it can be re-checked."""
+        reads = session.reads
+        if not reads.complete or session.epoch is None or not reads.ttl < float("inf"):
+            return
+        ttl_ms = int(reads.ttl * 1000)
+        if ttl_ms <= 0:
+            return
+        versions = list(reads.versions)
+        header = orjson.dumps([session.epoch, versions, [reads.versions[v] for v in versions]])
+        await self.store.run(
+            "answer", lambda pipeline: pipeline.set(key, header + b"\n" + body, px=ttl_ms)
+        )
+
+
+def document_id(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
