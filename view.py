@@ -17,6 +17,8 @@ Strawberry's ASGI view with:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from functools import lru_cache
 from typing import Any
 
@@ -47,6 +49,8 @@ from persisted_queries import PersistedQueryError, resolve_persisted
 from settings import Settings
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+# Seconds a request waits for an identical one to finish executing before executing itself.
+LEADER_WAIT = 5.0
 _OWN_HEADERS = ("content-type", "content-length")
 
 
@@ -101,9 +105,21 @@ class GraphQLView(GraphQL[Context, None]):
             session = CacheSession(request.app.state.cache)
             key = answers.key(question)
             stored = await answers.find(session, key)
+            leader = answers.leader(key) if stored is None else None
+            if leader is not None:
+                # Wait for the identical request executing now, then look again (which checks
+                # every version anew); past the wait, or if it kept nothing, execute.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(leader), LEADER_WAIT)
+                stored = await answers.find(session, key)
             if stored is not None:
                 return self._answered(request, question, stored)
             request.state.answer = (key, session)
+            with answers.leading(key):
+                return await self._run(request, context, root_value)
+        return await self._run(request, context, root_value)
+
+    async def _run(self, request: Request, context: Context, root_value: None) -> Response:
         try:
             return await super().run(request, context, root_value)
         except PersistedQueryError as error:

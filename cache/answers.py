@@ -18,14 +18,21 @@ What is not kept: mutations, answers with errors, and any answer whose reads can
 later (Redis was away, a fill failed, TTL-only data without its remaining life). An answer
 lives no longer than the shortest TTL class it read, and no longer than TTL-only data it read.
 
+Requests that miss the same answer at once (a big portfolio's answer expiring under load) do
+not all execute it: in each process the first one leads, the others wait for it and then look
+again, which re-checks every version, so a waiter still never gets what a write it saw retired.
+
 Redis Cluster: the answer's key has its own hash tag; the versions are read with one MGET per
 tag, all in one pipeline, as the loaders read them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -51,6 +58,24 @@ class Answers:
     store: CacheStore
     # Changes when the schema does, so a new release never serves an old release's answers.
     release: str
+    # Answers being executed in this process, by key: what identical requests wait for.
+    _leaders: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+
+    def leader(self, key: str) -> asyncio.Future[None] | None:
+        return self._leaders.get(key)
+
+    @contextmanager
+    def leading(self, key: str) -> Iterator[None]:
+        """Mark `key` as being executed here for the block (unless another request leads)."""
+        if key in self._leaders:
+            yield
+            return
+        future = self._leaders[key] = asyncio.get_running_loop().create_future()
+        try:
+            yield
+        finally:
+            del self._leaders[key]
+            future.set_result(None)
 
     def key(self, question: Question) -> str:
         q = question

@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from cache.answers import Answers
@@ -195,3 +196,17 @@ async def test_control_an_answer_kept_without_its_versions_would_be_served_stale
     raced, in_database, after = await stale_fill_after_a_write(settings, db, user)
     assert after == raced != in_database
     assert all(isinstance(shares, Decimal) for shares in after)
+
+
+async def test_identical_requests_at_once_execute_the_answer_once(
+    http: httpx.AsyncClient, holder: str
+) -> None:
+    async def portfolio() -> tuple[int, bytes]:
+        answer = await post(http, "Portfolio", {"telegramId": holder}, {"X-Debug-Counts": "1"})
+        body = answer.json()
+        sql: int = body["extensions"]["counts"]["sql"]
+        return sql, orjson.dumps(body["data"])
+
+    answers = await asyncio.gather(*(portfolio() for _ in range(6)))
+    assert sum(sql for sql, _ in answers) == 3  # one execution: user, positions, markets
+    assert len({data for _, data in answers}) == 1
