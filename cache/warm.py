@@ -1,13 +1,20 @@
-"""Cache warming at start: the most traded markets, read through the cache once.
+"""Cache warming: the most traded markets at start, and the markets a price write changed.
 
-Two statements, not one: the ids of the top markets, then the markets the cache lacks. The
-versions must be read before the rows (stale-set protection), and the ids must be known
-before the versions can be read.
+At start, two statements, not one: the ids of the top markets, then the markets the cache
+lacks. The versions must be read before the rows (stale-set protection), and the ids must be
+known before the versions can be read.
+
+After a price write (updateMarketPrices, each ingestion flush) has committed and retired its
+markets, the writer reads them back through the cache: one statement and two round trips for
+every market it changed, instead of a miss, and a statement, in each request that reads one of
+them first. It is an ordinary read-through, so the stale-set rule holds: if another write
+retires a market again meanwhile, this fill is dropped.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import sql
 from cache.read_through import CacheSession
@@ -23,10 +30,22 @@ async def warm_markets(store: CacheStore, database: Database, count: int) -> int
     if count <= 0:
         return 0
     ids = [row["id"] for row in await database.fetch(sql.TOP_MARKETS, count)]
+    found = await _read_through(store, database, ids)
+    log.info("cache warmed with the %d most traded markets", found)
+    return found
 
+
+async def refill_markets(store: CacheStore, database: Database, ids: Sequence[str]) -> None:
+    """After a price write returned: its markets read back into the cache. Never raises: the
+    write is done, and a reader would only miss as it would have anyway."""
+    try:
+        await _read_through(store, database, ids)
+    except Exception as error:  # the pool busy or the database gone: the readers will miss
+        log.warning("could not refill %d markets: %s: %s", len(ids), type(error).__name__, error)
+
+
+async def _read_through(store: CacheStore, database: Database, ids: Sequence[str]) -> int:
     async def select(missing: list[str]) -> dict[str, Row]:
         return {row["id"]: row for row in await database.fetch(sql.MARKETS_BY_ID, missing)}
 
-    found = await CacheSession(store).read_through(MARKET, ids, select)
-    log.info("cache warmed with the %d most traded markets", len(found))
-    return len(found)
+    return len(await CacheSession(store).read_through(MARKET, ids, select))

@@ -1,12 +1,13 @@
 """The flush: the coalesced prices of every changed market, written in one transaction.
 
 Two statements however many markets changed (writes/prices.py `write_prices`, the path
-updateMarketPrices takes too): one UPDATE for all the prices, one that judges the TP/SL levels
-of those markets against the new prices, consumes what fired and queues it in the outbox. After
-the commit the cache scopes of exactly those markets (and of positions whose levels fired) are
-retired, and the fired levels are published to the Redis stream. Their outbox receipts ride on
-the next flush's trigger statement, so relaying costs no statement of its own; with nothing to
-flush, they go in one DELETE.
+updateMarketPrices takes too): one UPDATE for all the prices, one that judges the TP/SL levels of
+those markets against the new prices, consumes what fired and queues it in the outbox. After the
+commit the cache scopes of exactly those markets (and of positions whose levels fired) are retired,
+the fired levels are published to the Redis stream, and the markets are read back into the cache
+(one more statement, cache/warm.py) so that readers do not each miss them. Their outbox receipts
+ride on the next flush's trigger statement, so relaying costs no statement of its own; with nothing
+to flush, they go in one DELETE.
 
 A flush that fails puts its prices back (a newer tick of the same token wins) and the next one
 retries them. The one exception: a statement PostgreSQL refuses for its data (a CHECK, a value
@@ -25,6 +26,7 @@ import asyncpg
 
 import sql
 from cache.store import CacheStore
+from cache.warm import refill_markets
 from database import Database
 from ingestion.coalescer import Coalescer
 from metrics import (
@@ -54,8 +56,10 @@ class FlushReport:
     markets: int = 0
     refused: int = 0
     triggered: list[Triggered] = field(default_factory=list)
-    statements: int = 0
+    statements: int = 0  # of the write (the prices, the levels), the refill's not included
     failed: bool = False
+    # The markets whose prices were committed, read back into the cache after the flush.
+    written: list[str] = field(default_factory=list)
 
 
 class Flusher:
@@ -87,6 +91,8 @@ class Flusher:
         report.statements = counts.sql
         if report.markets or report.statements:
             INGEST_FLUSH_STATEMENTS.observe(counts.sql)
+        if report.written:
+            await refill_markets(self.cache, self.database, report.written)
         return report
 
     async def sweep(self, older_than: float) -> int:
@@ -137,6 +143,7 @@ class Flusher:
             report.failed = True
             return report
         committed = time.monotonic()
+        report.written = sorted(batch.prices)
         self.receipts = []
         self.coalescer.written(batch)
         INGEST_FLUSH_SECONDS.observe(time.perf_counter() - started)

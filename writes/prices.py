@@ -1,11 +1,12 @@
 """Market prices, one write path: updateMarketPrices and the ingestion worker both call it.
 
-`write_prices` runs inside the caller's write transaction: one statement writes the prices of
-every market (UPDATE ... FROM unnest(...)), one more judges the TP/SL levels of those markets
-against the new prices, consumes what fired and queues it in the outbox (writes/triggers.py).
-The transaction then retires the markets' cache scopes after its commit, and the caller relays
-the triggers to the Redis stream. The mutation checks its input first; the worker's prices come
-checked from the feed (ingestion/feed.py) and need no read of the markets.
+`write_prices` runs inside the caller's write transaction: one statement writes the prices of every
+market (UPDATE ... FROM unnest(...)), one more judges the TP/SL levels of those markets against the
+new prices, consumes what fired and queues it in the outbox (writes/triggers.py). The transaction
+then retires the markets' cache scopes after its commit, the caller relays the triggers to the
+Redis stream and reads the markets back into the cache (cache/warm.py). The mutation checks its
+input first; the worker's prices come checked from the feed (ingestion/feed.py) and need no read of
+the markets.
 
 updateMarketPrices: entries are judged one by one, in order, against the markets read in one
 statement; a bad one is listed in `rejected` and the rest applied. A market sent twice ends at
@@ -23,6 +24,7 @@ from decimal import Decimal
 import sql
 from cache.keys import Scope
 from cache.store import CacheStore
+from cache.warm import refill_markets
 from database import Database
 from errors import BadUserInput
 from writes.checks import check_price
@@ -104,6 +106,7 @@ async def update_market_prices(
             return PriceUpdateResult(0, rejected, [], [])
         triggered = await write_prices(tx, changed, latest)
     await stream.relay(database, triggered)
+    await refill_markets(cache, database, sorted(latest))
     return PriceUpdateResult(applied, rejected, triggered, sorted(latest))
 
 

@@ -238,4 +238,5 @@ async def test_new_prices_are_read_at_once_and_only_that_market_is_read_again(
         Decimal("0.45"),
     ]
     assert after.data["markets"][:-1] == before.data["markets"][:-1]
-    assert after.sql == 1  # the repriced market only; the other 299 are still cached
+    assert priced.sql == 4  # read, write, levels, and the repriced market read back
+    assert after.sql == 0  # the repriced market was refilled; the other 299 never left

@@ -1,8 +1,9 @@
 """The flush on its own, against the tests' database: statements counted, failures injected.
 
 Two statements per flush for 1 market or 1,000 (the prices, then TP/SL); exactly the written
-markets' cache versions move; a failed flush keeps its prices and the next one writes the
-newest; a batch the database refuses for its data is dropped instead of retried forever.
+markets' cache versions move, and those markets are read back into the cache; a failed flush
+keeps its prices and the next one writes the newest; a batch the database refuses for its data
+is dropped instead of retried forever.
 """
 
 from __future__ import annotations
@@ -16,13 +17,16 @@ from typing import Any
 import asyncpg
 import pytest
 
+import sql
 from cache.keys import Scope
+from cache.read_through import CacheSession
 from cache.store import CacheStore
 from cache.store import connect as connect_cache
 from database import Database, create_pool
 from ingestion.coalescer import Coalescer, TrackedMarket
 from ingestion.feed import Tick
 from ingestion.flush import Flusher
+from loaders.markets import MARKET
 from settings import Settings
 from tests.ingestion.conftest import TriggerReader, prices_of
 from writes.triggers import TriggerStream
@@ -217,3 +221,27 @@ async def test_fired_levels_reach_the_stream_and_their_receipts_ride_on_the_next
     coalescer.offer([Tick(first.token_ids[0], Decimal("0.8"))], received_at=2.0)
     assert (await flush.flush()).triggered == []
     assert len(await stream.entries()) == 1
+
+
+async def test_the_written_markets_are_read_back_into_the_cache(
+    ingest_db: asyncpg.Connection, pool: asyncpg.Pool, cache: CacheStore, ingest_settings: Settings
+) -> None:
+    markets = await tracked(ingest_db, 3, offset=2000)
+    flush, coalescer = flusher(Database(pool), cache, ingest_settings, markets[:2])
+    coalescer.offer([Tick(m.token_ids[0], Decimal("0.3")) for m in markets[:2]], received_at=0.0)
+
+    report = await flush.flush()
+    assert report.written == sorted(m.id for m in markets[:2])
+
+    # A reader finds the two written markets in the cache, at their new prices, and reads
+    # only the third from PostgreSQL.
+    statements: list[list[str]] = []
+
+    async def select(missing: list[str]) -> dict[str, Any]:
+        statements.append(missing)
+        rows = await ingest_db.fetch(sql.MARKETS_BY_ID, missing)
+        return {row["id"]: row for row in rows}
+
+    found = await CacheSession(cache).read_through(MARKET, [m.id for m in markets], select)
+    assert statements == [[markets[2].id]]
+    assert [found[m.id]["outcome_prices"][0] for m in markets[:2]] == [Decimal("0.3")] * 2

@@ -89,8 +89,10 @@ async def test_sets_the_prices_of_each_market(
         Decimal("0.35"),
         Decimal("0.65"),
     ]
-    # The markets read, the prices written, the levels judged.
-    assert answer.sql == 3
+    # The markets read, the prices written, the levels judged, the markets read back into the
+    # cache; readers then find them there.
+    assert answer.sql == 4
+    assert read.sql == 0
 
 
 async def test_bad_entries_are_rejected_with_a_reason_and_the_rest_applied(
