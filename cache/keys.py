@@ -32,6 +32,12 @@ class Scope:
     id: str
 
 
+def positions_scope(user_id: int, status: str) -> Scope:
+    """One of a user's position lists: ACTIVE, CLOSED, or ALL of them. Apart, so that a write
+    retires only the lists it changed (a buy leaves the history of CLOSED positions cached)."""
+    return Scope("user", f"{user_id}:{status}")
+
+
 def bucket(text: str) -> int:
     return zlib.crc32(text.encode()) % BUCKETS
 

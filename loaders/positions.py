@@ -1,12 +1,11 @@
 """Positions by id, and a user's positions by status, for one request.
 
 PositionLoader: key the position id (int), value the Position or None; cached per position.
-UserPositionsLoader: key (user id, status or None for all), value the positions newest first
-(an unknown user simply has none); cached per user, under one version for all of the user's
-lists, which every write to the user's positions bumps. Each batch is one round of Redis reads
-and one SQL statement for the misses. Portfolio and positions(status: ACTIVE) ask for the same
-key, so they share one load.
-"""
+UserPositionsLoader: key (user id, status or None for all), value the positions newest first (an
+unknown user simply has none); cached per list, under the version of that list
+(cache/keys.positions_scope), which every write changing it bumps (a buy leaves the CLOSED list
+alone). Each batch is one round of Redis reads and one SQL statement for the misses. Portfolio
+and positions(status: ACTIVE) ask for the same key, so they share one load."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from aiodataloader import DataLoader
 
 import sql
 from cache.codec import Codec
+from cache.keys import positions_scope
 from cache.read_through import CacheSession, Kind, Part
 from database import Database, Row
 from schema.enums import PositionStatus
@@ -48,7 +48,7 @@ USER_POSITIONS: Kind[UserPositionsKey] = Kind(
     parts=(Part("rows", "positions"),),
     name_of=lambda key: f"{key[0]}:{key[1].value if key[1] else 'ALL'}",
     family="user",
-    scope_of=lambda key: str(key[0]),
+    scope_of=lambda key: positions_scope(key[0], key[1].value if key[1] else "ALL").id,
 )
 
 

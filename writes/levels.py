@@ -60,7 +60,7 @@ async def set_tp_sl(
                 field=field,
             )
         updated = await tx.fetchrow(sql.SET_LEVELS, key, take_profit, stop_loss)
-        changed.update(user_scopes(row["user_id"], key))
+        changed.update(user_scopes(row["user_id"], key, closed=False))
     assert updated is not None  # the row is locked: it is still there
     return updated
 

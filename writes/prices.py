@@ -73,7 +73,8 @@ async def write_prices(
     rows = await tx.fetch(sql.TRIGGER_LEVELS, market_ids, list(receipts))
     changed.update(Scope("market", m) for m in market_ids)
     for row in rows:
-        changed.update(user_scopes(row["user_id"], row["position_id"]))
+        # A fired level is consumed; its position stays ACTIVE.
+        changed.update(user_scopes(row["user_id"], row["position_id"], closed=False))
     return [triggered_from_row(row) for row in rows]
 
 

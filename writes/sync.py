@@ -63,7 +63,13 @@ async def sync_positions(
         )
         if changed is not None:
             changed_scopes.update(
-                user_scopes(user_id, *changed["opened"], *changed["updated"], *changed["closed"])
+                user_scopes(
+                    user_id,
+                    *changed["opened"],
+                    *changed["updated"],
+                    *changed["closed"],
+                    closed=bool(changed["closed"]),
+                )
             )
     assert changed is not None  # a SELECT of three arrays: always one row
     opened, updated, closed = changed["opened"], changed["updated"], changed["closed"]

@@ -49,7 +49,7 @@ async def record_trade(
             row = await _buy(tx, user_id, market_id, spelled, shares, price)
         else:
             row = await _sell(tx, user_id, market_id, spelled, shares, price)
-        changed.update(user_scopes(user_id, row["id"]))
+        changed.update(user_scopes(user_id, row["id"], closed=row["status"] == "CLOSED"))
     return row
 
 

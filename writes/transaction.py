@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from cache.keys import Scope
+from cache.keys import Scope, positions_scope
 from cache.store import CacheStore
 from database import Database
 
@@ -26,6 +26,14 @@ async def write_transaction(
     await cache.bump(changed)
 
 
-def user_scopes(user_id: int, *position_ids: int) -> list[Scope]:
-    """A user's position lists, and each position named."""
-    return [Scope("user", str(user_id)), *(Scope("position", str(p)) for p in position_ids)]
+def user_scopes(user_id: int, *position_ids: int, closed: bool = True) -> list[Scope]:
+    """A user's position lists, and each position named.
+
+    The ACTIVE list and the list of all always change with a position; the CLOSED one only when
+    a position closed (`closed`), so a buy or new levels leave the history screen cached.
+    """
+    statuses = ("ACTIVE", "ALL", "CLOSED") if closed else ("ACTIVE", "ALL")
+    return [
+        *(positions_scope(user_id, status) for status in statuses),
+        *(Scope("position", str(p)) for p in position_ids),
+    ]

@@ -231,3 +231,36 @@ async def test_a_failed_mutation_retires_nothing(
     after = await ok(fresh, "Portfolio", telegramId=telegram_id)
     assert after.data == before.data
     assert after.sql == 0
+
+
+async def test_a_buy_leaves_the_history_cached_and_a_closing_sell_retires_it(
+    fresh: GraphQLClient, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
+) -> None:
+    telegram_id = new_telegram_id()
+    market = await insert_market(db, outcomes=["Yes", "No"], prices=[Decimal("0.5")] * 2)
+    await ok(fresh, "UpsertUser", input={"telegramId": telegram_id})
+
+    def trade(side: str, shares: str) -> dict[str, str]:
+        return {"telegramId": telegram_id, "marketId": market, "outcome": "Yes",
+                "side": side, "shares": shares, "price": "0.5"}  # fmt: skip
+
+    async def history() -> Any:
+        return await ok(fresh, "PositionHistory", telegramId=telegram_id)
+
+    await ok(fresh, "RecordTrade", input=trade("BUY", "4"))
+    assert (await history()).data["user"]["positions"] == []  # fills the CLOSED list
+    await ok(fresh, "RecordTrade", input=trade("BUY", "6"))
+    after_buy = await history()
+    assert after_buy.data["user"]["positions"] == []
+    assert after_buy.sql == 0  # the buy changed the ACTIVE list only
+
+    sold = await ok(fresh, "RecordTrade", input=trade("SELL", "10"))
+    assert sold.data["recordTrade"]["position"]["status"] == "CLOSED"
+    after_sell = await history()
+    closed = after_sell.data["user"]["positions"]
+    assert [p["id"] for p in closed] == [sold.data["recordTrade"]["position"]["id"]]
+    # The closing sell retired the CLOSED list, read again; its market is read for the first
+    # time (the list was empty until now).
+    assert after_sell.sql == 2
+    portfolio = await ok(fresh, "Portfolio", telegramId=telegram_id)
+    assert portfolio.data["user"]["positions"] == []

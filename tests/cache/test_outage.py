@@ -25,7 +25,7 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
-from cache.keys import KeyNames, Scope
+from cache.keys import KeyNames, positions_scope
 from settings import Settings
 from tests.cache.redis_servers import RedisServer, running_cluster, running_server
 from tests.conftest import (
@@ -231,7 +231,7 @@ async def test_a_write_lost_while_redis_hangs_is_not_hidden_by_the_entries_it_ke
 ) -> None:
     cached = await cold_then_warm(gql, "Portfolio", telegramId=holder.telegram_id)
     control = Redis.from_url(redis_server.url, socket_timeout=REQUEST_LIMIT)
-    version_key = KeyNames(app_settings.cache_prefix).version(Scope("user", str(holder.id)))
+    version_key = KeyNames(app_settings.cache_prefix).version(positions_scope(holder.id, "ACTIVE"))
     try:
         version = await control.get(version_key)
         assert version is not None
