@@ -10,6 +10,10 @@ get the same requests in the same order (wrk cycles through it):
 - beside wrk, UpdateMarketPrices once a second for PRICE_MARKETS markets drawn from the 1,000
   most traded, as the ingestion worker would send them.
 
+Before the timed warm-up, every hot user's Portfolio and PositionHistory is read once (with
+the price updates already running), for each system alike: the measured window is the steady
+state of a bot whose active users were being served, not the first minute after a restart.
+
 The hit ratio per kind of data comes from each server's polycool_cache_lookups_total.
 """
 
@@ -34,9 +38,38 @@ TRADE_MARKETS = 500
 SHARES = {"Portfolio": 0.85, "PositionHistory": 0.10, "RecordTrade": 0.025, "SetTpSl": 0.025}
 
 
+def hot_users(data: BenchData, rng: random.Random) -> list[tuple[int, list[int]]]:
+    return rng.sample(data.users, HOT_USERS)
+
+
+def steady_state_bodies(data: BenchData, documents: dict[str, str], seed: int) -> list[bytes]:
+    """Each hot user's two reads, once: the same users mixed_bodies draws from."""
+    hot = hot_users(data, random.Random(seed))
+    return [
+        body(documents[name], {"telegramId": str(telegram_id)})
+        for telegram_id, _ in hot
+        for name in ("Portfolio", "PositionHistory")
+    ]
+
+
+async def send_each_once(url: str, bodies: list[bytes], concurrency: int) -> None:
+    """POST every body once, `concurrency` at a time."""
+    queue = list(reversed(bodies))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while queue:
+            answer = await client.post(
+                "/graphql", content=queue.pop(), headers={"Content-Type": "application/json"}
+            )
+            answer.raise_for_status()
+
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+
+
 def mixed_bodies(data: BenchData, documents: dict[str, str], seed: int) -> list[bytes]:
     rng = random.Random(seed)
-    hot = rng.sample(data.users, HOT_USERS)
+    hot = hot_users(data, rng)
     holders = [(telegram_id, ids) for telegram_id, ids in hot if ids]
     markets = data.markets[:TRADE_MARKETS]
     names = list(SHARES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,21 @@ class Point:
 
     @property
     def hit_ratio(self) -> float | None:
-        hits = sum(h for h, _ in self.lookups.values())
-        total = sum(h + m for h, m in self.lookups.values())
-        return hits / total if total else None
+        """Every lookup, the service's whole answers (kind "answer") included."""
+        return _ratio(self.lookups.values())
+
+    @property
+    def data_hit_ratio(self) -> float | None:
+        """Lookups of data (users, positions, markets...): what the old design has too. With
+        answers kept, these happen only when an answer missed, i.e. after something changed."""
+        return _ratio(v for kind, v in self.lookups.items() if kind != "answer")
+
+
+def _ratio(pairs: Iterable[tuple[float, float]]) -> float | None:
+    counted = list(pairs)
+    hits = sum(h for h, _ in counted)
+    total = sum(h + m for h, m in counted)
+    return hits / total if total else None
 
 
 class Bodies:

@@ -39,6 +39,9 @@ class System:
     kind: Kind
     workers: int = 1
     cold: bool = False  # every cache entry expires after 1 ms: each lookup misses
+    # CACHE_TTL_POSITIONS and CACHE_TTL_PRICES, when not the defaults (the old system's).
+    versioned_ttl: float | None = None
+    mixed_only: bool = False  # a row of the mixed workload only
 
     @property
     def counted(self) -> bool:
@@ -135,6 +138,9 @@ def environment(
     if system.cold:
         for name in ("PRICES", "POSITIONS", "MARKETS", "MARKET_LISTS", "USERS"):
             env[f"CACHE_TTL_{name}"] = "0.001"
+    if system.versioned_ttl is not None:
+        for name in ("PRICES", "POSITIONS"):
+            env[f"CACHE_TTL_{name}"] = str(system.versioned_ttl)
     return env
 
 
