@@ -60,7 +60,7 @@ async def test_sets_both_levels(
     assert same(result["takeProfitPrice"], Decimal("0.75"))
     assert same(result["stopLossPrice"], Decimal("0.25"))
     assert await levels(db, position_id) == (Decimal("0.75"), Decimal("0.25"))
-    assert answer.sql == 2
+    assert answer.sql == 1  # both sent: one guarded UPDATE is the whole write
 
 
 async def test_an_omitted_level_is_kept_and_an_explicit_null_clears_it(
@@ -182,3 +182,21 @@ async def test_an_unknown_or_malformed_position_id_is_not_found(
     error = await refused(gql, "SetTpSl", positionId=unknown, takeProfitPrice="0.7")
     assert code(error) == "NOT_FOUND"
     assert error["extensions"]["field"] == "positionId"
+
+
+async def test_with_both_levels_sent_a_closed_or_unknown_position_is_refused_too(
+    gql: GraphQLClient, db: asyncpg.Connection, position_id: str
+) -> None:
+    # Both levels take the one-statement path, whose refusal reads the row to say why.
+    both = {"takeProfitPrice": "0.7", "stopLossPrice": "0.3"}
+    error = await refused(gql, "SetTpSl", positionId="999999999999", **both)
+    assert (code(error), error["extensions"]["field"]) == ("NOT_FOUND", "positionId")
+    await db.execute(
+        "UPDATE position SET status = 'CLOSED', shares = 0, closed_at = now() WHERE id = $1",
+        int(position_id),
+    )
+    before = await snapshot(db, POSITION, int(position_id))
+    error = await refused(gql, "SetTpSl", positionId=position_id, **both)
+    assert code(error) == "BAD_USER_INPUT"
+    assert "CLOSED" in error["message"]
+    assert await snapshot(db, POSITION, int(position_id)) == before
