@@ -26,7 +26,6 @@ TOP_MARKETS: Final = _read("top_markets.sql")  # cache warming
 
 # Writes, used by writes/ (each mutation runs its statements in one transaction).
 UPSERT_USER: Final = _read("upsert_user.sql")
-TRADE_USER_AND_MARKET: Final = _read("trade_user_and_market.sql")
 BUY_POSITION: Final = _read("buy_position.sql")
 SELL_POSITION: Final = _read("sell_position.sql")
 ACTIVE_POSITION_SHARES: Final = _read("active_position_shares.sql")

@@ -1,15 +1,18 @@
 """recordTrade: a filled BUY or SELL applied to the user's ACTIVE position.
 
-Two statements: one reads the user and the market's outcomes (so an unknown one is NOT_FOUND
-and the outcome is stored as the market spells it), one writes. BUY upserts on the partial
+One statement: it finds the user by Telegram id and the market's outcomes, and writes when both
+exist and the outcome is spelled as the market spells it; it always returns what it found, so
+an unknown user or market is NOT_FOUND and nothing was written. BUY upserts on the partial
 unique index of ACTIVE positions; SELL is an UPDATE guarded by `shares >= sold`, so concurrent
-sells cannot take more than was held. Only a refused SELL costs a third statement, to say why.
+sells cannot take more than was held. An outcome sent in another case ("yes" for "Yes") costs a
+second statement with the market's spelling; a refused SELL one more, to say why.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import NoReturn
 
 import asyncpg
 
@@ -36,20 +39,19 @@ async def record_trade(
     check_text("marketId", market_id)
     shares = check_shares("shares", shares, positive=True)
     price = check_price("price", price)
+    trade = _buy if side == "BUY" else _sell
     async with write_transaction(database, cache) as (tx, changed):
-        found = await tx.fetchrow(sql.TRADE_USER_AND_MARKET, key, market_id)
-        assert found is not None  # two scalar subqueries: always one row
-        if found["user_id"] is None:
+        row = await trade(tx, key, market_id, outcome, shares, price)
+        if row["trader_id"] is None:
             raise NotFound(f"telegramId: no user has Telegram id {key}.", field="telegramId")
-        if found["outcomes"] is None:
+        if row["market_outcomes"] is None:
             raise NotFound(f"marketId: no market has id {market_id!r}.", field="marketId")
-        user_id: int = found["user_id"]
-        spelled = _market_spelling(outcome, found["outcomes"])
-        if side == "BUY":
-            row = await _buy(tx, user_id, market_id, spelled, shares, price)
-        else:
-            row = await _sell(tx, user_id, market_id, spelled, shares, price)
-        changed.update(user_scopes(user_id, row["id"], closed=row["status"] == "CLOSED"))
+        spelled = _market_spelling(outcome, row["market_outcomes"])
+        if row["id"] is None and spelled != outcome:
+            row = await trade(tx, key, market_id, spelled, shares, price)
+        if row["id"] is None:
+            await _sell_refused(tx, row["trader_id"], market_id, spelled, shares)
+        changed.update(user_scopes(row["trader_id"], row["id"], closed=row["status"] == "CLOSED"))
     return row
 
 
@@ -66,10 +68,10 @@ def _market_spelling(outcome: str, outcomes: Sequence[str]) -> str:
 
 
 async def _buy(
-    tx: Database, user_id: int, market_id: str, outcome: str, shares: Decimal, price: Decimal
+    tx: Database, key: int, market_id: str, outcome: str, shares: Decimal, price: Decimal
 ) -> asyncpg.Record:
     try:
-        row = await tx.fetchrow(sql.BUY_POSITION, user_id, market_id, outcome, shares, price)
+        row = await tx.fetchrow(sql.BUY_POSITION, key, market_id, outcome, shares, price)
     except asyncpg.NumericValueOutOfRangeError:
         # Each trade fits NUMERIC(24,6); the position's sum of them may not.
         raise BadUserInput(
@@ -77,16 +79,21 @@ async def _buy(
             "smaller trade.",
             field="shares",
         ) from None
-    assert row is not None  # INSERT ... ON CONFLICT DO UPDATE ... RETURNING always has a row
+    assert row is not None  # what it found, joined with what it wrote: always one row
     return row
 
 
 async def _sell(
-    tx: Database, user_id: int, market_id: str, outcome: str, shares: Decimal, price: Decimal
+    tx: Database, key: int, market_id: str, outcome: str, shares: Decimal, price: Decimal
 ) -> asyncpg.Record:
-    row = await tx.fetchrow(sql.SELL_POSITION, user_id, market_id, outcome, shares, price, DUST)
-    if row is not None:
-        return row
+    row = await tx.fetchrow(sql.SELL_POSITION, key, market_id, outcome, shares, price, DUST)
+    assert row is not None  # what it found, joined with what it sold: always one row
+    return row
+
+
+async def _sell_refused(
+    tx: Database, user_id: int, market_id: str, outcome: str, shares: Decimal
+) -> NoReturn:
     held = await tx.fetchval(sql.ACTIVE_POSITION_SHARES, user_id, market_id, outcome)
     if held is None:
         raise BadUserInput(
