@@ -4,8 +4,9 @@ A warm Portfolio spent most of its CPU executing the document field by field (gr
 Strawberry) over data that was already in Redis. The answer cache keeps the response body of a
 query together with the version token of every scope its loaders read (cache/read_through.Reads)
 and the epoch. A later identical request (same document, operation, variables and role) gets
-the stored bytes if every one of those versions still holds the token it saw: two pipelines
-(the answer, then the versions), no parsing, no execution, no SQL.
+the stored bytes if every one of those versions still holds the token it saw: one round trip
+(a script reads the answer and checks its versions where they are), no parsing, no execution,
+no SQL.
 
 Why this is as fresh as the loaders: an answer is only ever built from entries that were
 current under the tokens it records (or from SQL read after seeing them), and every write bumps
@@ -22,8 +23,9 @@ Requests that miss the same answer at once (a big portfolio's answer expiring un
 not all execute it: in each process the first one leads, the others wait for it and then look
 again, which re-checks every version, so a waiter still never gets what a write it saw retired.
 
-Redis Cluster: the answer's key has its own hash tag; the versions are read with one MGET per
-tag, all in one pipeline, as the loaders read them.
+Redis Cluster: a script may only touch keys of one slot, and an answer's versions live in the
+slots of their scopes. There the answer (with the epoch) is read first, then the versions with
+one MGET per hash tag, all in one pipeline, as the loaders read them: two round trips.
 """
 
 from __future__ import annotations
@@ -36,11 +38,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from redis.asyncio.cluster import RedisCluster
 
 from cache.keys import bucket
 from cache.read_through import CacheSession
 from cache.store import CacheStore, Pipeline
 from metrics import CACHE_LOOKUPS, count_cache
+
+# KEYS: the answer, the epoch. Returns {epoch, body}; body is nil unless the answer exists, was
+# kept under the current epoch, and every version its header names still holds its token ("" in
+# the header: the key must be absent). Single server only: the versions are not in KEYS.
+FIND = """
+local epoch = redis.call('GET', KEYS[2])
+local stored = redis.call('GET', KEYS[1])
+if not stored then return {epoch, false} end
+local newline = string.find(stored, '\\n', 1, true)
+local header = cjson.decode(string.sub(stored, 1, newline - 1))
+if header[1] ~= (epoch or '0') then return {epoch, false} end
+local versions, tokens = header[2], header[3]
+for i = 1, #versions do
+  if (redis.call('GET', versions[i]) or '') ~= tokens[i] then return {epoch, false} end
+end
+return {epoch, string.sub(stored, newline + 1)}
+"""
 
 
 @dataclass(frozen=True)
@@ -88,7 +108,30 @@ class Answers:
         return f"{self.store.keys.prefix}:{tag}:answer:{digest}"
 
     async def find(self, session: CacheSession, key: str) -> bytes | None:
-        """The stored body if everything it read is unchanged; else None (one or two trips)."""
+        """The stored body if everything it read is unchanged; else None."""
+        if isinstance(self.store.client, RedisCluster):
+            body = await self._find_in_two_trips(session, key)
+        else:
+            body = await self._find_in_one_trip(session, key)
+        outcome = "miss" if body is None else "hit"
+        CACHE_LOOKUPS.labels("answer", outcome).inc()
+        count_cache(hits=int(body is not None), misses=int(body is None))
+        return body
+
+    async def _find_in_one_trip(self, session: CacheSession, key: str) -> bytes | None:
+        epoch_key = self.store.keys.epoch
+        results = await self.store.run(
+            "answer", lambda pipeline: pipeline.eval(FIND, 2, key, epoch_key)
+        )
+        if results is None:
+            return None
+        epoch, body = results[0]
+        # The request's loaders go on with this epoch: they need not ask for it again.
+        session.epoch = epoch.decode() if epoch is not None else "0"
+        found: bytes | None = body
+        return found
+
+    async def _find_in_two_trips(self, session: CacheSession, key: str) -> bytes | None:
         ask_epoch = session.epoch is None
 
         def queue(pipeline: Pipeline) -> None:
@@ -104,11 +147,7 @@ class Answers:
             epoch = results[1]
             session.epoch = epoch.decode() if epoch is not None else "0"
         stored: bytes | None = results[0]
-        body = None if stored is None else await self._checked(session, stored)
-        outcome = "miss" if body is None else "hit"
-        CACHE_LOOKUPS.labels("answer", outcome).inc()
-        count_cache(hits=int(body is not None), misses=int(body is None))
-        return body
+        return None if stored is None else await self._checked(session, stored)
 
     async def _checked(self, session: CacheSession, stored: bytes) -> bytes | None:
         header, body = stored.split(b"\n", 1)

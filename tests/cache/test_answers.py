@@ -20,7 +20,7 @@ import httpx
 import orjson
 import pytest
 
-from cache.answers import Answers
+import cache.answers
 from settings import Settings
 from tests.cache.test_interleaving import stale_fill_after_a_write
 from tests.cache.test_invalidation import Lookups
@@ -189,10 +189,9 @@ async def test_control_an_answer_kept_without_its_versions_would_be_served_stale
     user = new_telegram_id()
     await insert_positions_on_real_markets(db, await insert_user(db, user), 2)
 
-    async def unchecked(self: Answers, session: Any, stored: bytes) -> bytes:
-        return stored.split(b"\n", 1)[1]
-
-    monkeypatch.setattr(Answers, "_checked", unchecked)
+    unchecked = cache.answers.FIND.replace("~= tokens[i] then", "~= tokens[i] and false then")
+    assert unchecked != cache.answers.FIND
+    monkeypatch.setattr(cache.answers, "FIND", unchecked)
     raced, in_database, after = await stale_fill_after_a_write(settings, db, user)
     assert after == raced != in_database
     assert all(isinstance(shares, Decimal) for shares in after)
