@@ -47,7 +47,8 @@ from metrics import CACHE_LOOKUPS, count_cache
 
 # KEYS: the answer, the epoch. Returns {epoch, body}; body is nil unless the answer exists, was
 # kept under the current epoch, and every version its header names still holds its token ("" in
-# the header: the key must be absent). Single server only: the versions are not in KEYS.
+# the header: the key must be absent). Single server only: the versions are not in KEYS. MGET in
+# slices, since unpack() of thousands of names would overflow Lua's stack.
 FIND = """
 local epoch = redis.call('GET', KEYS[2])
 local stored = redis.call('GET', KEYS[1])
@@ -56,8 +57,12 @@ local newline = string.find(stored, '\\n', 1, true)
 local header = cjson.decode(string.sub(stored, 1, newline - 1))
 if header[1] ~= (epoch or '0') then return {epoch, false} end
 local versions, tokens = header[2], header[3]
-for i = 1, #versions do
-  if (redis.call('GET', versions[i]) or '') ~= tokens[i] then return {epoch, false} end
+for first = 1, #versions, 200 do
+  local last = math.min(first + 199, #versions)
+  local current = redis.call('MGET', unpack(versions, first, last))
+  for i = first, last do
+    if (current[i - first + 1] or '') ~= tokens[i] then return {epoch, false} end
+  end
 end
 return {epoch, string.sub(stored, newline + 1)}
 """
