@@ -14,13 +14,16 @@ import asyncio
 import hashlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -38,7 +41,7 @@ from embedded import Embedded, start_postgres, start_redis
 from graphiql_page import asset_routes
 from health import healthz, readyz
 from logs import configure_logging
-from metrics import watch_pool
+from metrics import exposition, watch_pool
 from rate_limits import RateLimits
 from request_scope import DebugCounts, RequestScope
 from schema.schema import build_schema
@@ -47,6 +50,10 @@ from sql.migrate import migrate
 from view import GraphQLView
 
 log = logging.getLogger("polycool")
+
+
+# Seconds between a worker's writes of its pool gauges when several workers share /metrics.
+POOL_GAUGES_EVERY = 5.0
 
 
 def database_url(settings: Settings) -> str:
@@ -75,7 +82,7 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         postgres, redis, embedded = servers(settings)
         pool = await create_pool(postgres, settings)
-        watch_pool(pool)
+        gauges = watch_pool(pool, POOL_GAUGES_EVERY if settings.metrics_dir else None)
         app.state.database = Database(pool, settings.pool_acquire_timeout)
         app.state.redis_url = redis
         app.state.cache = connect_cache(settings, redis)
@@ -90,13 +97,15 @@ def create_app(settings: Settings) -> Starlette:
                 log.error("the database is not migrated: run 'python app.py migrate'")
             yield
         finally:
+            if gauges is not None:
+                gauges.cancel()
             await app.state.cache.close()
             await pool.close()
             for server in embedded:
                 server.stop()
 
     async def metrics(request: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(exposition(settings.metrics_dir), media_type=CONTENT_TYPE_LATEST)
 
     view = GraphQLView(schema, settings)
     return Starlette(
@@ -205,11 +214,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (each building `app` from the environment) are handed their URLs.
         postgres, redis, embedded = servers(settings)
         os.environ.update(DATABASE_URL=postgres, REDIS_URL=redis)
+        # Each worker's metrics go to files that /metrics adds up (metrics.py). A directory of
+        # the operator's is emptied first: files of an earlier run would be counted again.
+        metrics_dir = settings.metrics_dir or Path(tempfile.mkdtemp(prefix="polycool-metrics-"))
+        for stale in metrics_dir.glob("*.db"):
+            stale.unlink()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
         try:
             uvicorn.run("app:app", workers=settings.workers, **options)
         finally:
             for server in embedded:
                 server.stop()
+            if settings.metrics_dir is None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

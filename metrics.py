@@ -1,5 +1,9 @@
 """What the service measures: per-request counts for tests and logs, Prometheus for operators.
 
+With several workers (WORKERS > 1) prometheus-client runs in its multiprocess mode: `serve`
+names a directory in PROMETHEUS_MULTIPROC_DIR before the workers start, each worker's metrics
+live in files there, and whichever worker answers /metrics adds them all up.
+
 `RequestCounts` lives in a ContextVar holding a mutable object: the tasks that graphql-core and
 aiodataloader spawn inherit the context, so their statements and round trips land in the
 request that caused them. Only database.py and cache/ call `count_sql` / `count_redis`.
@@ -7,11 +11,15 @@ request that caused them. Only database.py and cache/ call `count_sql` / `count_
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 
 @dataclass
@@ -56,7 +64,10 @@ REQUEST_REDIS = Histogram(
     buckets=(0, 1, 2, 3, 4, 5, 8, 13, 21, 50),
 )
 POOL_CONNECTIONS = Gauge(
-    "polycool_pool_connections", "PostgreSQL pool connections by state", ["state"]
+    "polycool_pool_connections",
+    "PostgreSQL pool connections by state",
+    ["state"],
+    multiprocess_mode="livesum",  # several workers: the sum over the live ones
 )
 REQUEST_SECONDS = Histogram("polycool_request_seconds", "HTTP request duration", ["path"])
 
@@ -128,11 +139,32 @@ def count_redis() -> None:
         counts.redis += 1
 
 
-def watch_pool(pool: Any) -> None:
-    """Pool gauges read when /metrics is scraped (asyncpg keeps the numbers)."""
-    POOL_CONNECTIONS.labels("open").set_function(pool.get_size)
-    POOL_CONNECTIONS.labels("idle").set_function(pool.get_idle_size)
-    POOL_CONNECTIONS.labels("max").set_function(pool.get_max_size)
+def watch_pool(pool: Any, every: float | None) -> asyncio.Task[None] | None:
+    """Pool gauges (asyncpg keeps the numbers). One process: read when /metrics is scraped.
+    Several workers: /metrics reads what each worker wrote to the multiprocess directory, where
+    a gauge's function cannot run, so each worker writes its numbers `every` seconds instead."""
+    states = {"open": pool.get_size, "idle": pool.get_idle_size, "max": pool.get_max_size}
+    if every is None:
+        for state, read in states.items():
+            POOL_CONNECTIONS.labels(state).set_function(read)
+        return None
+
+    async def write_every() -> None:
+        while True:
+            for state, read in states.items():
+                POOL_CONNECTIONS.labels(state).set(read())
+            await asyncio.sleep(every)
+
+    return asyncio.create_task(write_every(), context=contextvars.Context())
+
+
+def exposition(metrics_dir: Path | None) -> bytes:
+    """/metrics: this process's registry, or with several workers all of theirs, summed."""
+    if metrics_dir is None:
+        return generate_latest()
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(metrics_dir))  # type: ignore[no-untyped-call]
+    return generate_latest(registry)
 
 
 def count_cache(hits: int, misses: int) -> None:

@@ -95,6 +95,9 @@ class Settings:
     pool_acquire_timeout: float = 2.0
     # 0 for PgBouncer / Supabase's transaction pooler, which cannot keep prepared statements.
     statement_cache_size: int = 100
+    # Several workers' Prometheus files (prometheus-client's own PROMETHEUS_MULTIPROC_DIR, which
+    # `serve` sets for its workers when WORKERS > 1); None: one process, its own registry.
+    metrics_dir: Path | None = None
     # Rate limits (limits' syntax: "100/minute"), per Telegram user (X-Telegram-User) and per
     # API key; off for benchmarks and load tests.
     rate_limit: bool = True
@@ -146,6 +149,9 @@ class Settings:
             pool_acquire_timeout=_seconds(env, "POOL_ACQUIRE_TIMEOUT", cls.pool_acquire_timeout),
             statement_cache_size=_int(env, "STATEMENT_CACHE_SIZE", cls.statement_cache_size),
             rate_limit=_bool(env, "RATE_LIMIT", cls.rate_limit),
+            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"])
+            if env.get("PROMETHEUS_MULTIPROC_DIR")
+            else None,
             rate_limit_per_user=_rate(env, "RATE_LIMIT_PER_USER", cls.rate_limit_per_user),
             rate_limit_per_key=_rate(env, "RATE_LIMIT_PER_KEY", cls.rate_limit_per_key),
             feed_url=env.get("FEED_URL") or cls.feed_url,

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 
 from settings import Settings
 from tests.conftest import GraphQLClient, contract_documents, serving, unique_prefix
 from tests.factories import insert_positions_on_real_markets, insert_user
+from tests.test_stress import start_server, stop_server, wait_healthy
 
 DOCUMENTS = contract_documents()
 
@@ -121,3 +127,59 @@ async def test_each_request_logs_one_line_with_its_id_operation_costs_and_status
     # Served as a whole answer: one hit, no loader ran.
     assert (warm.sql, warm.redis, warm.cache_misses) == (0, 1, 0)  # type: ignore[attr-defined]
     assert warm.cache_hits == 1  # type: ignore[attr-defined]
+
+
+TRENDING = "{ trendingMarkets(first: 3) { edges { cursor } } }"
+
+
+async def test_with_two_workers_metrics_add_up_over_both(
+    seeded: str, redis_url: str, tmp_path: Path
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = {
+        **os.environ,
+        "DATABASE_URL": seeded,
+        "REDIS_URL": redis_url,
+        "APP_ENV": "test",
+        "CACHE_PREFIX": unique_prefix(),
+        "CACHE_WARM_MARKETS": "0",
+        "RATE_LIMIT": "false",
+        "GRAPHIQL": "false",
+        "LOG_LEVEL": "WARNING",
+        "POOL_MAX_SIZE": "3",
+        "WORKERS": "2",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    server = start_server("workers", env, tmp_path)
+    try:
+        wait_healthy([server])
+        sent = 100
+        # New connections, 20 at a time, so that both workers accept some.
+        limits = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=10) as http:
+            for _ in range(sent // 20):
+                answers = await asyncio.gather(
+                    *(http.post("/graphql", json={"query": TRENDING}) for _ in range(20))
+                )
+                assert all(a.status_code == 200 for a in answers)
+            await asyncio.sleep(0.5)  # each request's histogram is written after its answer
+            scraped = [samples((await http.get("/metrics")).text) for _ in range(4)]
+    finally:
+        stop_server(server)
+
+    served = {
+        path.name: value
+        for path in metrics_dir.glob("histogram_*.db")
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
+        # Multiprocess files keep buckets and sums; a worker with a sum served requests.
+        if '"polycool_request_seconds_sum"' in key and '"/graphql"' in key
+    }
+    assert len(served) == 2, f"requests per worker: {served}"
+    assert all(served.values()), f"requests per worker: {served}"
+    # Whichever worker answers /metrics reports both workers' requests and pools.
+    count = ("polycool_request_seconds_count", (("path", "/graphql"),))
+    pool_max = ("polycool_pool_connections", (("state", "max"),))
+    for metrics in scraped:
+        assert metrics[count] == sent
+        assert metrics[pool_max] == 2 * 3
