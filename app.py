@@ -35,7 +35,7 @@ from access import ApiKeys
 from body_limit import BodyLimit
 from cache.answers import Answers
 from cache.store import connect as connect_cache
-from cache.warm import warm_markets
+from cache.warm import keep_markets_warm, warm_markets
 from database import Database, create_pool
 from embedded import Embedded, start_postgres, start_redis
 from graphiql_page import asset_routes
@@ -89,16 +89,25 @@ def create_app(settings: Settings) -> Starlette:
         app.state.answers = (
             Answers(app.state.cache, release=release) if settings.answer_cache else None
         )
+        background = [] if gauges is None else [gauges]
         try:
             try:
                 await warm_markets(app.state.cache, app.state.database, settings.warm_markets)
             except asyncpg.UndefinedTableError:
                 # Serve anyway: /readyz says what is missing, and a migrate fixes it live.
                 log.error("the database is not migrated: run 'python app.py migrate'")
+            if settings.refresh_markets:
+                refresh = keep_markets_warm(
+                    app.state.cache,
+                    app.state.database,
+                    settings.warm_markets,
+                    settings.refresh_every,
+                )
+                background.append(asyncio.create_task(refresh))
             yield
         finally:
-            if gauges is not None:
-                gauges.cancel()
+            for task in background:
+                task.cancel()
             await app.state.cache.close()
             await pool.close()
             for server in embedded:

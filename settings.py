@@ -59,8 +59,11 @@ class Settings:
     # Whole answers of queries kept and re-checked against the versions they read
     # (cache/answers.py); off, every query executes (the loaders' cache still answers).
     answer_cache: bool = True
-    # The most traded markets loaded into the cache when the service starts.
+    # The most traded markets loaded into the cache when the service starts; with
+    # refresh_markets, they and the markets holding ACTIVE positions are read again every half
+    # price TTL, so that readers never find them expired (cache/warm.py).
     warm_markets: int = 500
+    refresh_markets: bool = True
     # The ingestion worker (`python app.py ingest`, docs/ingestion.md). FEED_URL is Polymarket's
     # public market channel by default; tests and the benchmark point it at a local server.
     feed_url: str = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
@@ -136,6 +139,7 @@ class Settings:
             ttl_market_lists=_seconds(env, "CACHE_TTL_MARKET_LISTS", cls.ttl_market_lists),
             ttl_users=_seconds(env, "CACHE_TTL_USERS", cls.ttl_users),
             warm_markets=_int(env, "CACHE_WARM_MARKETS", cls.warm_markets),
+            refresh_markets=_bool(env, "CACHE_REFRESH_MARKETS", cls.refresh_markets),
             answer_cache=_bool(env, "ANSWER_CACHE", cls.answer_cache),
             api_keys=_api_keys(env.get("API_KEYS", "")),
             max_depth=_int(env, "MAX_DEPTH", cls.max_depth),
@@ -203,6 +207,11 @@ class Settings:
                 f"Config 'INGEST_METRICS_PORT' has value {self.ingest_metrics_port!r}. "
                 "Expected a port from 1 to 65535, or 0 for none."
             )
+
+    @property
+    def refresh_every(self) -> float:
+        """Seconds between refreshes of the followed markets: half their shortest TTL."""
+        return max(1.0, min(self.ttl_prices, self.ttl_markets) / 2)
 
     @property
     def trigger_stream_key(self) -> str:

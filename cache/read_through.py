@@ -152,6 +152,49 @@ class CacheSession:
             await self._fill(kind, fill, fetched)
         return found
 
+    async def refresh(
+        self,
+        kind: Kind[K],
+        keys: Sequence[K],
+        fetch: Callable[[list[K]], Awaitable[Mapping[K, Any]]],
+    ) -> int:
+        """Read `keys` from PostgreSQL again and fill them, cached or not; how many were filled.
+
+        The same order as a miss (versions and epoch first, then one SQL, then the guarded
+        fill), so a write that lands meanwhile drops the fill. Not a lookup: no hit or miss
+        is counted, and answers resting on these versions stay valid.
+        """
+        items = [self._item(kind, key) for key in dict.fromkeys(keys)]
+        by_tag = _by_tag([item.version for item in items if item.version is not None])
+        ask_epoch = self.epoch is None
+
+        def queue(pipeline: Pipeline) -> None:
+            if ask_epoch:
+                pipeline.get(self.store.keys.epoch)
+            for names in by_tag.values():
+                pipeline.execute_command("MGET", *names)
+
+        results = await self.store.run("refresh", queue)
+        if results is None:
+            return 0
+        if ask_epoch:
+            epoch = results.pop(0)
+            self.epoch = epoch.decode() if epoch is not None else "0"
+        seen: dict[str, bytes | None] = {}
+        for names, answer in zip(by_tag.values(), results, strict=True):
+            seen.update(zip(names, answer, strict=True))
+        for item in items:
+            if item.version is not None:
+                current = seen.get(item.version)
+                item.seen = current.decode() if current is not None else ""
+        fetched = await fetch([item.key for item in items])
+        fill = [item for item in items if item.key in fetched]
+        if fill:
+            if self.store.before_fill is not None:
+                await self.store.before_fill(kind.name)
+            await self._fill(kind, fill, fetched)
+        return len(fill)
+
     def _note_hit(self, kind: Kind[K], item: _Item[K], remaining_ms: int) -> None:
         reads = self.reads
         if item.version is not None:
@@ -276,6 +319,14 @@ class CacheSession:
 
         if await store.run("fill", queue) is None:
             self.reads.complete = False
+
+
+def _by_tag(names: list[str]) -> dict[str, list[str]]:
+    """Key names grouped by their hash tag (one MGET each: a tag is one slot)."""
+    grouped: dict[str, list[str]] = {}
+    for name in names:
+        grouped.setdefault(name[name.index("{") : name.index("}") + 1], []).append(name)
+    return grouped
 
 
 def _payload(codec: Codec, part: Part, value: Row | list[Row] | str | list[str]) -> bytes:

@@ -111,6 +111,9 @@ def settings(database_url: str, redis_url: str) -> Settings:
         graphiql=False,
         pool_max_size=5,
         warm_markets=0,
+        # A refresh in the background would add its statements to counted tests;
+        # tests/cache/test_refresh.py turns it on.
+        refresh_markets=False,
         # Counted tests would count its round trips; tests/test_hardening.py turns it on.
         rate_limit=False,
     )

@@ -138,6 +138,7 @@ def environment(
     if system.cold:
         for name in ("PRICES", "POSITIONS", "MARKETS", "MARKET_LISTS", "USERS"):
             env[f"CACHE_TTL_{name}"] = "0.001"
+        env["CACHE_REFRESH_MARKETS"] = "false"  # nothing may stay cached
     if system.versioned_ttl is not None:
         for name in ("PRICES", "POSITIONS"):
             env[f"CACHE_TTL_{name}"] = str(system.versioned_ttl)
