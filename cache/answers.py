@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 from redis.asyncio.cluster import RedisCluster
 
-from cache.keys import bucket
+from cache.keys import bucket, group_by_tag
 from cache.read_through import CacheSession
 from cache.store import CacheStore, Pipeline
 from metrics import CACHE_LOOKUPS, count_cache
@@ -159,20 +159,19 @@ class Answers:
         epoch, versions, tokens = orjson.loads(header)
         if epoch != session.epoch:
             return None
-        by_tag: dict[str, list[int]] = {}
-        for index, name in enumerate(versions):
-            by_tag.setdefault(name[name.index("{") : name.index("}") + 1], []).append(index)
+        seen = dict(zip(versions, tokens, strict=True))
+        by_tag = group_by_tag(versions)
 
         def queue(pipeline: Pipeline) -> None:
-            for indexes in by_tag.values():
-                pipeline.execute_command("MGET", *(versions[i] for i in indexes))
+            for names in by_tag.values():
+                pipeline.execute_command("MGET", *names)
 
         results = await self.store.run("answer", queue) if by_tag else []
         if results is None:
             return None
-        for indexes, current in zip(by_tag.values(), results, strict=True):
-            for index, token in zip(indexes, current, strict=True):
-                if (token.decode() if token is not None else "") != tokens[index]:
+        for names, current in zip(by_tag.values(), results, strict=True):
+            for name, token in zip(names, current, strict=True):
+                if (token.decode() if token is not None else "") != seen[name]:
                     return None
         return body
 

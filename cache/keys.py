@@ -42,6 +42,14 @@ def bucket(text: str) -> int:
     return zlib.crc32(text.encode()) % BUCKETS
 
 
+def group_by_tag(names: list[str]) -> dict[str, list[str]]:
+    """Key names grouped by their hash tag, in order: one MGET each, since a tag is one slot."""
+    grouped: dict[str, list[str]] = {}
+    for name in names:
+        grouped.setdefault(name[name.index("{") : name.index("}") + 1], []).append(name)
+    return grouped
+
+
 @dataclass(frozen=True)
 class KeyNames:
     prefix: str

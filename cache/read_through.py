@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from cache.codec import Codec
-from cache.keys import Family, Scope
+from cache.keys import Family, Scope, group_by_tag
 from cache.store import CacheStore, Pipeline, new_token
 from database import Row
 from metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
@@ -59,6 +59,10 @@ while a <= #ARGV do
 end
 return 1
 """
+
+
+# Entries a refresh fills per pipeline.
+REFRESH_SLICE = 200
 
 
 @dataclass(frozen=True)
@@ -165,7 +169,7 @@ class CacheSession:
         is counted, and answers resting on these versions stay valid.
         """
         items = [self._item(kind, key) for key in dict.fromkeys(keys)]
-        by_tag = _by_tag([item.version for item in items if item.version is not None])
+        by_tag = group_by_tag([item.version for item in items if item.version is not None])
         ask_epoch = self.epoch is None
 
         def queue(pipeline: Pipeline) -> None:
@@ -189,10 +193,12 @@ class CacheSession:
                 item.seen = current.decode() if current is not None else ""
         fetched = await fetch([item.key for item in items])
         fill = [item for item in items if item.key in fetched]
-        if fill:
-            if self.store.before_fill is not None:
-                await self.store.before_fill(kind.name)
-            await self._fill(kind, fill, fetched)
+        if fill and self.store.before_fill is not None:
+            await self.store.before_fill(kind.name)
+        # In slices: encoding thousands of rows at once would hold the event loop (and every
+        # request waiting on it) for tens of milliseconds; each slice's round trip lets them in.
+        for first in range(0, len(fill), REFRESH_SLICE):
+            await self._fill(kind, fill[first : first + REFRESH_SLICE], fetched)
         return len(fill)
 
     def _note_hit(self, kind: Kind[K], item: _Item[K], remaining_ms: int) -> None:
@@ -319,14 +325,6 @@ class CacheSession:
 
         if await store.run("fill", queue) is None:
             self.reads.complete = False
-
-
-def _by_tag(names: list[str]) -> dict[str, list[str]]:
-    """Key names grouped by their hash tag (one MGET each: a tag is one slot)."""
-    grouped: dict[str, list[str]] = {}
-    for name in names:
-        grouped.setdefault(name[name.index("{") : name.index("}") + 1], []).append(name)
-    return grouped
 
 
 def _payload(codec: Codec, part: Part, value: Row | list[Row] | str | list[str]) -> bytes:
