@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from cache.codec import Codec
-from cache.keys import Family, Scope, group_by_tag
+from cache.keys import Family, Scope
 from cache.store import CacheStore, Pipeline, new_token
 from database import Row
 from metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
@@ -169,27 +169,13 @@ class CacheSession:
         is counted, and answers resting on these versions stay valid.
         """
         items = [self._item(kind, key) for key in dict.fromkeys(keys)]
-        by_tag = group_by_tag([item.version for item in items if item.version is not None])
-        ask_epoch = self.epoch is None
-
-        def queue(pipeline: Pipeline) -> None:
-            if ask_epoch:
-                pipeline.get(self.store.keys.epoch)
-            for names in by_tag.values():
-                pipeline.execute_command("MGET", *names)
-
-        results = await self.store.run("refresh", queue)
-        if results is None:
+        read = await self._read(items, entries=False)
+        if read is None:
             return 0
-        if ask_epoch:
-            epoch = results.pop(0)
-            self.epoch = epoch.decode() if epoch is not None else "0"
-        seen: dict[str, bytes | None] = {}
-        for names, answer in zip(by_tag.values(), results, strict=True):
-            seen.update(zip(names, answer, strict=True))
+        versions, _ = read
         for item in items:
             if item.version is not None:
-                current = seen.get(item.version)
+                current = versions.get(item.version)
                 item.seen = current.decode() if current is not None else ""
         fetched = await fetch([item.key for item in items])
         fill = [item for item in items if item.key in fetched]
@@ -237,19 +223,24 @@ class CacheSession:
         return _Item(key, tag, version, entries)
 
     async def _read(
-        self, items: list[_Item[K]]
+        self, items: list[_Item[K]], entries: bool = True
     ) -> tuple[dict[str, bytes | None], dict[str, int]] | None:
         """Every entry and version of the batch: one MGET per hash tag, all in one pipeline.
 
         With them, the remaining life (PTTL, ms) of entries no version guards, for answers.
+        With `entries` False, the versions alone (a refresh rewrites the entries anyway).
         """
         by_tag: dict[str, list[str]] = {}
-        unversioned = [entry for item in items if item.version is None for entry in item.entries]
+        unversioned = [
+            entry for item in items if item.version is None and entries for entry in item.entries
+        ]
         for item in items:
             wanted = by_tag.setdefault(item.tag, [])
-            wanted.extend(item.entries)
+            if entries:
+                wanted.extend(item.entries)
             if item.version is not None and item.version not in wanted:
                 wanted.append(item.version)
+        by_tag = {tag: names for tag, names in by_tag.items() if names}
         ask_epoch = self.epoch is None
 
         def queue(pipeline: Pipeline) -> None:
