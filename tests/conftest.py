@@ -15,6 +15,7 @@ import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +159,19 @@ class Answer:
     @property
     def codes(self) -> list[str]:
         return [e.get("extensions", {}).get("code") for e in self.errors]
+
+
+def shares_by_position(answer: Answer) -> dict[str, Decimal]:
+    """A Portfolio answer's ACTIVE positions: id -> shares."""
+    return {p["id"]: Decimal(p["shares"]) for p in answer.data["user"]["positions"]}
+
+
+async def active_shares(db: asyncpg.Connection, user_id: int) -> dict[str, Decimal]:
+    """The same, read from the database: what the answer must equal."""
+    rows = await db.fetch(
+        "SELECT id, shares FROM position WHERE user_id = $1 AND status = 'ACTIVE'", user_id
+    )
+    return {str(row["id"]): row["shares"] for row in rows}
 
 
 class GraphQLClient:

@@ -24,9 +24,11 @@ from tests.cache.redis_servers import ClusterOfThree, running_cluster
 from tests.conftest import (
     Answer,
     GraphQLClient,
+    active_shares,
     contract_documents,
     forbidden_calls,
     serving,
+    shares_by_position,
     unique_prefix,
 )
 from tests.factories import insert_market, insert_positions_on_real_markets, insert_user
@@ -115,17 +117,6 @@ def node_key_counts(cluster: ClusterOfThree) -> list[int]:
         with node.client() as client:
             counts.append(int(client.dbsize()))
     return counts
-
-
-def shares_by_position(answer: Answer) -> dict[str, Decimal]:
-    return {p["id"]: Decimal(p["shares"]) for p in answer.data["user"]["positions"]}
-
-
-async def active_shares(db: asyncpg.Connection, user_id: int) -> dict[str, Decimal]:
-    rows = await db.fetch(
-        "SELECT id, shares FROM position WHERE user_id = $1 AND status = 'ACTIVE'", user_id
-    )
-    return {str(row["id"]): row["shares"] for row in rows}
 
 
 async def test_portfolio_is_the_same_cold_and_warm_and_warm_sends_no_sql(

@@ -31,9 +31,11 @@ from tests.cache.redis_servers import RedisServer, running_cluster, running_serv
 from tests.conftest import (
     Answer,
     GraphQLClient,
+    active_shares,
     contract_documents,
     forbidden_calls,
     serving,
+    shares_by_position,
     unique_prefix,
 )
 from tests.factories import insert_positions_on_real_markets, insert_user
@@ -105,17 +107,6 @@ async def ok(gql: GraphQLClient, operation: str, **variables: Any) -> Answer:
     assert answer.status == 200
     assert answer.errors == [], answer.errors
     return answer
-
-
-def shares_by_position(answer: Answer) -> dict[str, Decimal]:
-    return {p["id"]: Decimal(p["shares"]) for p in answer.data["user"]["positions"]}
-
-
-async def active_shares(db: asyncpg.Connection, user_id: int) -> dict[str, Decimal]:
-    rows = await db.fetch(
-        "SELECT id, shares FROM position WHERE user_id = $1 AND status = 'ACTIVE'", user_id
-    )
-    return {str(row["id"]): row["shares"] for row in rows}
 
 
 async def buy_more(
