@@ -57,7 +57,7 @@ WORKDIR /app
 # used without DATABASE_URL) is the service's to write.
 COPY . .
 # Only the four built files; node_modules stays in its stage. GraphiQL is off in production
-# unless GRAPHIQL=true; when on, its page is served from these (graphiql_page.py).
+# unless GRAPHIQL=true; when on, its page is served from these (web/graphiql.py).
 COPY --from=graphiql /graphiql/dist graphiql/dist
 RUN mkdir .data && chown app:app .data
 

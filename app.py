@@ -31,23 +31,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from access import ApiKeys
-from body_limit import BodyLimit
 from cache.answers import Answers
+from cache.embedded import start_redis
 from cache.store import connect as connect_cache
 from cache.warm import keep_markets_warm, warm_markets
-from database import Database, create_pool
-from embedded import Embedded, start_postgres, start_redis
-from graphiql_page import asset_routes
-from health import healthz, readyz
-from logs import configure_logging
-from metrics import exposition, watch_pool
-from rate_limits import RateLimits
-from request_scope import DebugCounts, RequestScope
 from schema.schema import build_schema
 from settings import Settings
+from sql.database import Database, create_pool
+from sql.embedded import Embedded, start_postgres
 from sql.migrate import migrate
-from view import GraphQLView
+from telemetry.logs import configure_logging
+from telemetry.metrics import exposition, watch_pool
+from web.api_keys import ApiKeys
+from web.body_limit import BodyLimit
+from web.graphiql import asset_routes
+from web.health import healthz, readyz
+from web.rate_limits import RateLimits
+from web.request_scope import RequestScope
+from web.view import GraphQLView
 
 log = logging.getLogger("polycool")
 
@@ -75,7 +76,7 @@ def servers(settings: Settings) -> tuple[str, str, list[Embedded]]:
 
 
 def create_app(settings: Settings) -> Starlette:
-    schema = build_schema(settings, extra=[DebugCounts])
+    schema = build_schema(settings)
     release = hashlib.sha256(schema.as_str().encode()).hexdigest()[:16]
 
     @asynccontextmanager
@@ -208,7 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if settings.graphiql:
             log.info("GraphiQL on http://%s:%s/graphql", settings.host, settings.port)
-        # Our own request line (logs.py) carries the id and counts; uvicorn's would repeat it.
+        # Our own request line (telemetry/logs.py) carries the id and counts; uvicorn's would
+        # repeat it.
         options: dict[str, Any] = {
             "host": settings.host,
             "port": settings.port,
@@ -223,8 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # (each building `app` from the environment) are handed their URLs.
         postgres, redis, embedded = servers(settings)
         os.environ.update(DATABASE_URL=postgres, REDIS_URL=redis)
-        # Each worker's metrics go to files that /metrics adds up (metrics.py). A directory of
-        # the operator's is emptied first: files of an earlier run would be counted again.
+        # Each worker's metrics go to files that /metrics adds up (telemetry/metrics.py). A
+        # directory of the operator's is emptied first: files of an earlier run would count again.
         metrics_dir = settings.metrics_dir or Path(tempfile.mkdtemp(prefix="polycool-metrics-"))
         for stale in metrics_dir.glob("*.db"):
             stale.unlink()

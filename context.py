@@ -14,9 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cache.read_through import CacheSession
-from database import Database
-from metrics import RequestCounts
 from settings import Settings
+from sql.database import Database
+from telemetry.metrics import RequestCounts
 
 if TYPE_CHECKING:
     # Only named here: loaders import the schema types, whose resolvers import this module.
@@ -35,7 +35,7 @@ class Context:
     counts: RequestCounts = field(default_factory=RequestCounts)
     # Set by the X-Debug-Counts header outside production: the response carries `counts`.
     debug_counts: bool = False
-    # The caller's role (access.py); None when the API runs open (development, test).
+    # The caller's role (web/api_keys.py); None when the API runs open (development, test).
     role: str | None = None
 
 

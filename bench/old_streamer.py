@@ -26,13 +26,13 @@ from prometheus_client import start_http_server
 from cache.keys import Scope
 from cache.store import CacheStore
 from cache.store import connect as connect_cache
-from database import Database, create_pool
 from ingestion.connection import FeedConnection
 from ingestion.feed import parse_frame
 from ingestion.subscriptions import Subscriptions, tracked_markets
-from logs import configure_logging
-from metrics import INGEST_TICKS
 from settings import Settings
+from sql.database import Database, create_pool
+from telemetry.logs import configure_logging
+from telemetry.metrics import INGEST_TICKS
 
 DEBOUNCE_SECONDS = 10.0
 

@@ -43,7 +43,7 @@ from redis.asyncio.cluster import RedisCluster
 from cache.keys import bucket, group_by_tag
 from cache.read_through import CacheSession
 from cache.store import CacheStore, Pipeline
-from metrics import CACHE_LOOKUPS, count_cache
+from telemetry.metrics import CACHE_LOOKUPS, count_cache
 
 # KEYS: the answer, the epoch. Returns {epoch, body}; body is nil unless the answer exists, was
 # kept under the current epoch, and every version its header names still holds its token ("" in

@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import orjson
 
-from database import Row
+from sql.database import Row
 
 
 def _default(value: object) -> str:

@@ -20,8 +20,8 @@ from typing import Any, Generic, TypeVar
 from cache.codec import Codec
 from cache.keys import Family, Scope
 from cache.store import CacheStore, Pipeline, new_token
-from database import Row
-from metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
+from sql.database import Row
+from telemetry.metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
 
 K = TypeVar("K", bound=Hashable)
 

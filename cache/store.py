@@ -31,8 +31,8 @@ from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from cache.keys import KeyNames, Scope
-from metrics import LOST_INVALIDATIONS, REDIS_ERRORS, count_redis
 from settings import Settings
+from telemetry.metrics import LOST_INVALIDATIONS, REDIS_ERRORS, count_redis
 
 log = logging.getLogger(__name__)
 

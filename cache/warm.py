@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Callable, Sequence
 import sql
 from cache.read_through import CacheSession
 from cache.store import CacheStore, new_token
-from database import Database, Row
 from loaders.markets import MARKET
+from sql.database import Database, Row
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from ingestion.feed import Tick
-from metrics import INGEST_TICKS, INGEST_TICKS_COALESCED, INGEST_TICKS_UNTRACKED
+from telemetry.metrics import INGEST_TICKS, INGEST_TICKS_COALESCED, INGEST_TICKS_UNTRACKED
 
 SUM_TOLERANCE_PER_OUTCOME = Decimal("0.01")
 _ONE = Decimal(1)

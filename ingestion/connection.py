@@ -28,7 +28,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ingestion.subscriptions import Subscriptions
-from metrics import INGEST_RECONNECTS
+from telemetry.metrics import INGEST_RECONNECTS
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ import asyncpg
 import sql
 from cache.store import CacheStore
 from cache.warm import refill_markets
-from database import Database
 from ingestion.coalescer import Coalescer
-from metrics import (
+from sql.database import Database
+from telemetry.metrics import (
     INGEST_FLUSH_FAILURES,
     INGEST_FLUSH_MARKETS,
     INGEST_FLUSH_SECONDS,

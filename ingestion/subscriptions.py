@@ -18,9 +18,9 @@ import asyncio
 from collections.abc import Iterable
 
 import sql
-from database import Database
 from ingestion.coalescer import TrackedMarket
-from metrics import INGEST_SUBSCRIBED_TOKENS
+from sql.database import Database
+from telemetry.metrics import INGEST_SUBSCRIBED_TOKENS
 
 
 async def tracked_markets(database: Database, top: int) -> list[TrackedMarket]:

@@ -25,14 +25,14 @@ from prometheus_client import start_http_server
 
 from cache.store import CacheStore
 from cache.store import connect as connect_cache
-from database import Database, create_pool
 from ingestion.coalescer import Coalescer
 from ingestion.connection import FeedConnection
 from ingestion.feed import parse_frame
 from ingestion.flush import Flusher
 from ingestion.subscriptions import Subscriptions, tracked_markets
-from metrics import INGEST_MALFORMED
 from settings import Settings
+from sql.database import Database, create_pool
+from telemetry.metrics import INGEST_MALFORMED
 from writes.triggers import TriggerStream
 
 log = logging.getLogger(__name__)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cache.read_through import CacheSession
-from database import Database
 from loaders.market_lists import SearchLoader, TrendingLoader
 from loaders.markets import MarketByConditionLoader, MarketByTokenLoader, MarketLoader
 from loaders.positions import PositionLoader, UserPositionsLoader
 from loaders.users import UserLoader
+from sql.database import Database
 
 
 @dataclass

@@ -21,9 +21,9 @@ from aiodataloader import DataLoader
 import sql
 from cache.codec import Codec
 from cache.read_through import CacheSession, Kind, Part
-from database import Database, Row
 from loaders.markets import MarketLoader
 from schema.market import Market
+from sql.database import Database, Row
 
 
 @dataclass(frozen=True)

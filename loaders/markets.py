@@ -16,8 +16,8 @@ from aiodataloader import DataLoader
 import sql
 from cache.codec import Codec
 from cache.read_through import CacheSession, Kind, Part
-from database import Database, Row
 from schema.market import Market, market_from_row
+from sql.database import Database, Row
 
 FIELDS = (
     "id", "title", "slug", "condition_id", "outcomes", "outcome_prices", "clob_token_ids",

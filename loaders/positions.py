@@ -17,9 +17,9 @@ import sql
 from cache.codec import Codec
 from cache.keys import positions_scope
 from cache.read_through import CacheSession, Kind, Part
-from database import Database, Row
 from schema.enums import PositionStatus
 from schema.position import Position, position_from_row
+from sql.database import Database, Row
 
 UserPositionsKey = tuple[int, PositionStatus | None]
 

@@ -12,8 +12,8 @@ from aiodataloader import DataLoader
 import sql
 from cache.codec import Codec
 from cache.read_through import CacheSession, Kind, Part
-from database import Database, Row
 from schema.user import User, user_from_row
+from sql.database import Database, Row
 
 USER: Kind[int] = Kind(
     name="user",

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
-import valuation
 from context import Info
+from domain import valuation
 
 if TYPE_CHECKING:
     from schema.position import Position

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from context import Info
-from cursors import decode_cursor, encode_cursor
+from domain.cursors import decode_cursor, encode_cursor
+from domain.identifiers import parse_bigint_id
 from errors import BadUserInput, check_list_size
-from identifiers import parse_bigint_id
 from loaders.market_lists import TrendingPage
 from resolvers.positions import with_markets
 from schema.connection import MarketConnection, MarketEdge, PageInfo

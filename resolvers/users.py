@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
-import valuation
 from context import Info
+from domain import valuation
 from resolvers.positions import with_markets
 from schema.enums import PositionStatus
 from schema.portfolio import Portfolio

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
-from database import Row
+from sql.database import Row
 
 
 @strawberry.type(description="A Polymarket market. outcomePrices[i] is the price of outcomes[i].")

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import strawberry
 
-from database import Row
 from resolvers import positions
 from schema.enums import PositionStatus
 from schema.market import Market
+from sql.database import Row
 
 
 @strawberry.type

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 
@@ -21,16 +22,20 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from access import RoleCheck
-from errors import ValidationCodes, log_internal_errors
+from errors import is_internal
 from resolvers import mutation, query
 from schema.connection import MarketConnection
+from schema.extensions.debug_counts import DebugCounts
+from schema.extensions.role_check import RoleCheck
+from schema.extensions.validation_codes import ValidationCodes
 from schema.market import Market
 from schema.payloads import RecordTradePayload, SyncPositionsPayload, UpdateMarketPricesPayload
 from schema.position import Position
 from schema.scalars import DecimalScalar
 from schema.user import User
 from settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @strawberry.type
@@ -75,12 +80,21 @@ class PolycoolSchema(strawberry.Schema):
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # Strawberry logs every error, a user's typo included; we log only internal ones,
-        # with the request id the client is shown.
-        log_internal_errors(errors, execution_context)
+        # with the request id the client is shown (web/shaping.py masks them).
+        request_id = getattr(getattr(execution_context, "context", None), "request_id", None)
+        for error in errors:
+            if is_internal(error):
+                log.error(
+                    "internal error in %s (request %s)",
+                    ".".join(str(p) for p in error.path or ()) or "operation",
+                    request_id,
+                    exc_info=error.original_error,
+                    extra={"request_id": request_id},
+                )
 
 
 def build_schema(
-    settings: Settings | None = None, extra: Sequence[type[SchemaExtension]] = ()
+    settings: Settings | None = None,
 ) -> strawberry.Schema:
     """The schema with the deployment's limits; its SDL does not depend on the settings."""
     settings = settings or Settings()
@@ -101,7 +115,7 @@ def build_schema(
         partial(ParserCache, maxsize=settings.parser_cache_size),
         partial(ValidationCache, maxsize=settings.parser_cache_size),
         RoleCheck,
-        *extra,
+        DebugCounts,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)

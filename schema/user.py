@@ -6,10 +6,10 @@ from datetime import datetime
 
 import strawberry
 
-from database import Row
 from resolvers import users
 from schema.portfolio import Portfolio
 from schema.position import Position
+from sql.database import Row
 
 
 @strawberry.type

@@ -25,9 +25,10 @@ import pytest
 import redis
 
 from app import create_app
-from embedded import start_postgres, start_redis
+from cache.embedded import start_redis
 from settings import ROOT, Settings
 from sql.databases import scratch_database
+from sql.embedded import start_postgres
 
 
 @pytest.fixture(scope="session")

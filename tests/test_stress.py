@@ -48,7 +48,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from embedded import start_redis
+from cache.embedded import start_redis
 from settings import ROOT
 from tests.conftest import contract_documents, unique_prefix
 from tests.factories import insert_market

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from domain.identifiers import BIGINT_MAX, parse_bigint_id
 from errors import BadUserInput
-from identifiers import BIGINT_MAX, parse_bigint_id
 
 PRICE_DECIMALS = 12
 SHARES_DECIMALS = 6

@@ -18,9 +18,9 @@ from strawberry.types.unset import UnsetType
 
 import sql
 from cache.store import CacheStore
-from database import Database
+from domain.identifiers import parse_bigint_id
 from errors import BadUserInput, NotFound
-from identifiers import parse_bigint_id
+from sql.database import Database
 from writes.checks import check_level, plain
 from writes.transaction import user_scopes, write_transaction
 

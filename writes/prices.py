@@ -25,8 +25,8 @@ import sql
 from cache.keys import Scope
 from cache.store import CacheStore
 from cache.warm import refill_markets
-from database import Database
 from errors import BadUserInput
+from sql.database import Database
 from writes.checks import check_price
 from writes.transaction import user_scopes, write_transaction
 from writes.triggers import Triggered, TriggerStream, triggered_from_row

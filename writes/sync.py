@@ -13,8 +13,8 @@ from decimal import Decimal
 
 import sql
 from cache.store import CacheStore
-from database import Database
 from errors import BadUserInput, NotFound
+from sql.database import Database
 from writes.checks import DUST, check_price, check_shares, check_text, parse_telegram_id
 from writes.transaction import user_scopes, write_transaction
 

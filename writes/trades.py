@@ -18,8 +18,8 @@ import asyncpg
 
 import sql
 from cache.store import CacheStore
-from database import Database
 from errors import BadUserInput, NotFound
+from sql.database import Database
 from writes.checks import DUST, check_price, check_shares, check_text, parse_telegram_id, plain
 from writes.transaction import user_scopes, write_transaction
 

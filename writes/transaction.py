@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from cache.keys import Scope, positions_scope
 from cache.store import CacheStore
-from database import Database
+from sql.database import Database
 
 
 @asynccontextmanager

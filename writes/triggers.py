@@ -22,8 +22,8 @@ import asyncpg
 
 import sql
 from cache.store import CacheStore, Pipeline
-from database import Database
-from metrics import TRIGGER_RELAY_FAILURES, TRIGGERS_RELAYED
+from sql.database import Database
+from telemetry.metrics import TRIGGER_RELAY_FAILURES, TRIGGERS_RELAYED
 from writes.checks import plain
 
 log = logging.getLogger(__name__)

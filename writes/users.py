@@ -12,7 +12,7 @@ from strawberry.types.unset import UnsetType
 import sql
 from cache.keys import Scope
 from cache.store import CacheStore
-from database import Database
+from sql.database import Database
 from writes.checks import check_polygon_address, check_text, parse_telegram_id
 from writes.transaction import write_transaction
 

@@ -45,25 +45,26 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 import sql
-import valuation
 from cache.codec import Codec
 from cache.keys import KeyNames, Scope
 from cache.store import CacheStore, Pipeline, ttls
-from cursors import decode_cursor, encode_cursor
-from database import Database, Row, create_pool
-from identifiers import parse_bigint_id
+from domain import valuation
+from domain.cursors import decode_cursor, encode_cursor
+from domain.identifiers import parse_bigint_id
 from loaders.markets import FIELDS as MARKET_FIELDS
 from loaders.positions import CODEC as POSITION_CODEC
-from logs import configure_logging
-from metrics import CACHE_LOOKUPS, RequestCounts
-from request_scope import DebugCounts, RequestScope
 from schema.connection import MarketConnection, MarketEdge, PageInfo
 from schema.enums import PositionStatus
+from schema.extensions.debug_counts import DebugCounts
 from schema.market import Market, market_from_row
 from schema.portfolio import Portfolio
 from schema.scalars import DecimalScalar
 from schema.schema import Mutation
 from settings import Settings
+from sql.database import Database, Row, create_pool
+from telemetry.logs import configure_logging
+from telemetry.metrics import CACHE_LOOKUPS, RequestCounts
+from web.request_scope import RequestScope
 
 USER_CODEC = Codec(
     fields=("id", "telegram_id", "username", "polygon_address", "created_at"),

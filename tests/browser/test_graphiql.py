@@ -33,7 +33,9 @@ from graphql import OperationDefinitionNode, parse
 from playwright.async_api import Page, Route, async_playwright, expect
 from starlette.applications import Starlette
 
-from graphiql_page import (
+from settings import ROOT
+from tests.conftest import contract_documents, unique_prefix
+from web.graphiql import (
     ASSET_DIR,
     ASSETS,
     CDN,
@@ -41,8 +43,6 @@ from graphiql_page import (
     local_assets_present,
     render_graphiql,
 )
-from settings import ROOT
-from tests.conftest import contract_documents, unique_prefix
 
 CHROMIUM = Path("/usr/bin/chromium")
 # This machine's network is closed: without these, Chromium reaches for Google's services at

@@ -20,9 +20,9 @@ import pytest
 import redis.asyncio
 
 from cache.store import connect as connect_cache
-from database import Database, create_pool
 from ingestion.worker import Worker
 from settings import Settings
+from sql.database import Database, create_pool
 from sql.databases import scratch_database
 from tests.conftest import unique_prefix
 from tests.ingestion.feed_server import FeedServer

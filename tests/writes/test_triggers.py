@@ -17,8 +17,8 @@ import redis.asyncio
 
 from cache.store import CacheStore
 from cache.store import connect as connect_cache
-from database import Database, create_pool
 from settings import Settings
+from sql.database import Database, create_pool
 from tests.conftest import GraphQLClient
 from tests.writes.conftest import NewMarket, NewUser, run
 from writes.triggers import TriggerStream, relay_unrelayed

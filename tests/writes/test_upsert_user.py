@@ -7,7 +7,7 @@ from collections.abc import Callable
 import asyncpg
 import pytest
 
-from identifiers import BIGINT_MAX
+from domain.identifiers import BIGINT_MAX
 from tests.conftest import GraphQLClient
 from tests.writes.conftest import code, refused, run, snapshot
 

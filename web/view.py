@@ -2,13 +2,13 @@
 
 Strawberry's ASGI view with:
 - a typed Context and fresh loaders for every request;
-- automatic persisted queries (persisted_queries.py) resolved before the document is parsed;
+- automatic persisted queries (web/persisted_queries.py) resolved before the document is parsed;
 - GraphQL over HTTP as its spec says: `application/graphql-response+json` when the client
   accepts it, with 400 for a request that could not be executed (parse, validation, variables)
   and 403 for one its key may not run; plain `application/json` keeps 200 for every GraphQL
   answer, as older clients expect. GET runs queries only (405 for a mutation); a POST body
   that is not JSON is 415;
-- every error shaped by errors.shape_errors (codes, masking, request id);
+- every error shaped by web/shaping.py (codes, masking, request id);
 - orjson for encoding and decoding;
 - the answer cache (cache/answers.py) asked first for a query: a stored answer whose reads are
   all unchanged is sent as it is, without parsing or executing anything; a query that executed
@@ -40,13 +40,13 @@ from strawberry.types.unset import UNSET
 from cache.answers import Answers, Question, document_id
 from cache.read_through import CacheSession
 from context import Context
-from database import Database
-from errors import shape_errors
-from graphiql_page import render_graphiql
 from loaders import Loaders
-from metrics import RequestCounts
-from persisted_queries import PersistedQueryError, resolve_persisted
 from settings import Settings
+from sql.database import Database
+from telemetry.metrics import RequestCounts
+from web.graphiql import render_graphiql
+from web.persisted_queries import PersistedQueryError, resolve_persisted
+from web.shaping import shape_errors
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 # Seconds a request waits for an identical one to finish executing before executing itself.

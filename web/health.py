@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cache.store import CacheStore
-from database import Database
+from sql.database import Database
 from sql.migrate import pending
 
 CHECK_TIMEOUT = 2.0

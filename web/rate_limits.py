@@ -25,8 +25,8 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from metrics import REDIS_ERRORS, count_redis
 from settings import Settings
+from telemetry.metrics import REDIS_ERRORS, count_redis
 
 log = logging.getLogger(__name__)
 

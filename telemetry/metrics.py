@@ -6,7 +6,7 @@ live in files there, and whichever worker answers /metrics adds them all up.
 
 `RequestCounts` lives in a ContextVar holding a mutable object: the tasks that graphql-core and
 aiodataloader spawn inherit the context, so their statements and round trips land in the
-request that caused them. Only database.py and cache/ call `count_sql` / `count_redis`.
+request that caused them. Only sql/database.py and cache/ call `count_sql` / `count_redis`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What belongs to one HTTP request: its id, its SQL / Redis counts, and its log line.
+"""The outermost middleware: what belongs to one HTTP request (its id, its counts, its log line).
 
 A pure ASGI middleware (not BaseHTTPMiddleware, which runs the app in another task and would
 hide the ContextVar from it) gives each request an id (the client's X-Request-ID if it sent a
@@ -11,13 +11,16 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 
-from metrics import REQUEST_REDIS, REQUEST_SECONDS, REQUEST_SQL, RequestCounts, request_counts
+from telemetry.metrics import (
+    REQUEST_REDIS,
+    REQUEST_SECONDS,
+    REQUEST_SQL,
+    RequestCounts,
+    request_counts,
+)
 
 log = logging.getLogger("polycool.request")
 
@@ -74,17 +77,3 @@ class RequestScope:
                     "redis": counts.redis,
                 },
             )
-
-
-class DebugCounts(SchemaExtension):
-    """With X-Debug-Counts outside production, the response's extensions carry the counts."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-
-    def get_results(self) -> dict[str, Any]:
-        context = self.execution_context.context
-        if not getattr(context, "debug_counts", False):
-            return {}
-        counts: RequestCounts = context.counts
-        return {"counts": {"sql": counts.sql, "redis": counts.redis}}

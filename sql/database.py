@@ -16,8 +16,8 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from errors import Busy
-from metrics import count_sql
 from settings import Settings
+from telemetry.metrics import count_sql
 
 log = logging.getLogger(__name__)
 
