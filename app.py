@@ -30,13 +30,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+from uvicorn.config import STARTUP_FAILURE
 
 from cache.answers import Answers
 from cache.embedded import start_redis
 from cache.store import connect as connect_cache
 from cache.warm import keep_markets_warm, warm_markets
 from schema.schema import build_schema
-from settings import Settings
+from settings import Settings, SettingsError
 from sql.database import Database, create_pool
 from sql.embedded import Embedded, start_postgres
 from sql.migrate import migrate
@@ -139,17 +140,35 @@ def create_app(settings: Settings) -> Starlette:
 
 
 class _AppFromEnvironment:
-    """`uvicorn app:app`: the app is built from the environment when the server starts it."""
+    """`uvicorn app:app`: the app, built from the environment when uvicorn starts it.
+
+    Built in the lifespan's startup, the first thing uvicorn sends: an invalid setting is
+    answered with `lifespan.startup.failed` naming it, and uvicorn exits (status 3) before it
+    listens, its parent too when it runs workers. Raising there would not do: in its default
+    lifespan mode ("auto") uvicorn takes an exception at startup for an app that does not
+    speak the lifespan protocol, and serves anyway, a 500 to every request.
+    """
 
     def __init__(self) -> None:
         self._app: Starlette | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self._app is None:
-            settings = Settings.from_env(os.environ)
+            try:
+                settings = Settings.from_env(os.environ)
+            except SettingsError as error:
+                if scope["type"] != "lifespan":
+                    raise  # uvicorn --lifespan off: nothing can refuse the start itself
+                await receive()  # lifespan.startup
+                await send({"type": "lifespan.startup.failed", "message": refusal(error)})
+                return
             configure_logging(settings.log_level)
             self._app = create_app(settings)
         await self._app(scope, receive, send)
+
+
+def refusal(error: SettingsError) -> str:
+    return f"refusing to start: {error}"
 
 
 app = _AppFromEnvironment()
@@ -187,7 +206,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env(os.environ)
+    try:
+        settings = Settings.from_env(os.environ)
+    except SettingsError as error:
+        print(f"app.py: {refusal(error)}", file=sys.stderr)
+        return STARTUP_FAILURE
     configure_logging(settings.log_level)
     if args.command == "export-schema":
         print(build_schema().as_str())
@@ -206,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server.stop()
     elif args.command == "serve":
         import uvicorn
+        from uvicorn.supervisors import Multiprocess
 
         if settings.graphiql:
             log.info("GraphiQL on http://%s:%s/graphql", settings.host, settings.port)
@@ -231,8 +255,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for stale in metrics_dir.glob("*.db"):
             stale.unlink()
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        # uvicorn's supervisor, not uvicorn.run: run() returns 0 even when the workers failed to
+        # start (the supervisor then stops them all), and a refused start must exit non-zero.
+        config = uvicorn.Config("app:app", workers=settings.workers, **options)
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
         try:
-            uvicorn.run("app:app", workers=settings.workers, **options)
+            supervisor.run()
+            if any(worker.exitcode == STARTUP_FAILURE for worker in supervisor.processes):
+                return STARTUP_FAILURE
         finally:
             for server in embedded:
                 server.stop()
