@@ -69,7 +69,8 @@ POOL_CONNECTIONS = Gauge(
     ["state"],
     multiprocess_mode="livesum",  # several workers: the sum over the live ones
 )
-REQUEST_SECONDS = Histogram("polycool_request_seconds", "HTTP request duration", ["path"])
+# By route, never by the raw path: a client could otherwise create series at will.
+REQUEST_SECONDS = Histogram("polycool_request_seconds", "HTTP request duration by route", ["route"])
 
 # The ingestion worker (ingestion/, docs/ingestion.md).
 INGEST_TICKS = Counter("polycool_ingest_ticks_total", "Price ticks read from the feed")

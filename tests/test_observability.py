@@ -178,8 +178,30 @@ async def test_with_two_workers_metrics_add_up_over_both(
     assert len(served) == 2, f"requests per worker: {served}"
     assert all(served.values()), f"requests per worker: {served}"
     # Whichever worker answers /metrics reports both workers' requests and pools.
-    count = ("polycool_request_seconds_count", (("path", "/graphql"),))
+    count = ("polycool_request_seconds_count", (("route", "/graphql"),))
     pool_max = ("polycool_pool_connections", (("state", "max"),))
     for metrics in scraped:
         assert metrics[count] == sent
         assert metrics[pool_max] == 2 * 3
+
+
+async def test_request_durations_are_labelled_by_route_so_paths_cannot_grow_series(
+    settings: Settings, seeded: str
+) -> None:
+    # Anyone, without a key, can send any path: labelled by the raw path, each one would be a
+    # new Prometheus series kept for the life of the process.
+    async with serving(settings.replace(cache_prefix=unique_prefix(), graphiql=True)) as http:
+        for number in range(1000):
+            await http.get(f"/probe/{number}/{os.urandom(4).hex()}")
+        await http.get("/graphiql/graphiql.min.js")
+        await http.get("/healthz")
+        text = (await http.get("/metrics")).text
+    paths = {
+        labels["route"]
+        for (name, pairs), _ in samples(text).items()
+        if name == "polycool_request_seconds_count"
+        for labels in [dict(pairs)]
+    }
+    assert "unmatched" in paths  # the 1,000 unknown paths, one series
+    assert {"/healthz", "/graphiql/{name}"} <= paths  # known routes keep their own
+    assert len(paths) <= 6, sorted(paths)  # the five routes and "unmatched", at most

@@ -12,6 +12,7 @@ import os
 import re
 import time
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telemetry.metrics import (
@@ -60,7 +61,7 @@ class RequestScope:
             elapsed = time.perf_counter() - started
             REQUEST_SQL.observe(counts.sql)
             REQUEST_REDIS.observe(counts.redis)
-            REQUEST_SECONDS.labels(scope["path"]).observe(elapsed)
+            REQUEST_SECONDS.labels(route_of(scope)).observe(elapsed)
             log.info(
                 "%s %s %s",
                 scope["method"],
@@ -77,3 +78,12 @@ class RequestScope:
                     "redis": counts.redis,
                 },
             )
+
+
+def route_of(scope: Scope) -> str:
+    """The route the request matched ("/graphiql/{name}"), or "unmatched": a bounded label."""
+    for route in scope["app"].router.routes:
+        match, _ = route.matches(scope)
+        if match is not Match.NONE:  # PARTIAL: the route, another method (405)
+            return str(route.path)
+    return "unmatched"
