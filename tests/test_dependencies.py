@@ -1,0 +1,89 @@
+"""Every third-party module the code imports comes from a distribution pyproject.toml declares.
+
+A module that only arrives as another package's dependency (`cross_web` through Strawberry) is
+gone, or changed under us, the day that package stops needing it; so the service's code may
+import only what `dependencies` names, the tests also `dev`, the benchmarks also `bench`.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import tomllib
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+import pytest
+
+from settings import ROOT
+
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+SKIPPED = {".venv", ".data", "node_modules", ".git", "graphiql", "docs"}
+
+
+def normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def declared(*extras: str) -> set[str]:
+    requirements = list(PROJECT["dependencies"])
+    for extra in extras:
+        requirements += PROJECT["optional-dependencies"][extra]
+    return {normalized(re.split(r"[=<>!~\[ ;]", r, maxsplit=1)[0]) for r in requirements}
+
+
+def own_modules() -> set[str]:
+    return {p.stem for p in ROOT.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
+
+
+def imported(files: list[Path]) -> dict[str, set[str]]:
+    """Top-level modules imported by `files` (absolute imports only) -> the files importing."""
+    found: dict[str, set[str]] = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                found.setdefault(name.split(".")[0], set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def python_files(*folders: str, exclude: tuple[str, ...] = ()) -> list[Path]:
+    roots = [ROOT / folder for folder in folders] if folders else [ROOT]
+    return [
+        path
+        for root in roots
+        for path in root.rglob("*.py")
+        if not SKIPPED & set(path.relative_to(ROOT).parts)
+        and path.relative_to(ROOT).parts[0] not in exclude
+    ]
+
+
+@pytest.mark.parametrize(
+    ("files", "extras"),
+    [
+        (python_files(exclude=("tests", "bench")), ()),
+        (python_files("tests"), ("dev",)),
+        (python_files("bench"), ("dev", "bench")),
+    ],
+    ids=["service", "tests", "bench"],
+)
+def test_every_imported_distribution_is_declared(
+    files: list[Path], extras: tuple[str, ...]
+) -> None:
+    distributions = packages_distributions()
+    allowed = declared(*extras)
+    ours = own_modules()
+    undeclared = {}
+    for module, where in imported(files).items():
+        if module in sys.stdlib_module_names or module in ours or module == "__future__":
+            continue
+        # Not installed here (the bench extra in a dev venv): its name is its distribution's.
+        providers = {normalized(d) for d in distributions.get(module, [module])}
+        if not providers & allowed:
+            undeclared[module] = (sorted(providers), sorted(where)[:3])
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
