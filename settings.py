@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from cache.keys import KeyNames
+
 ROOT = Path(__file__).resolve().parent
 
 Environment = Literal["development", "production", "test"]
@@ -216,7 +218,7 @@ class Settings:
     @property
     def trigger_stream_key(self) -> str:
         """The Redis stream triggered levels are published to."""
-        return self.trigger_stream or f"{self.cache_prefix}:triggers"
+        return self.trigger_stream or KeyNames(self.cache_prefix).triggers
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 from redis.asyncio.cluster import RedisCluster
 
-from cache.keys import bucket, group_by_tag
+from cache.keys import group_by_tag
 from cache.read_through import CacheSession
 from cache.store import CacheStore, Pipeline
 from telemetry.metrics import CACHE_LOOKUPS, count_cache
@@ -108,9 +108,7 @@ class Answers:
             [self.release, q.document, q.operation, q.variables, q.role],
             option=orjson.OPT_SORT_KEYS,
         )
-        digest = hashlib.sha256(material).hexdigest()
-        tag = f"{{answer:{bucket(digest)}}}"
-        return f"{self.store.keys.prefix}:{tag}:answer:{digest}"
+        return self.store.keys.answer(hashlib.sha256(material).hexdigest())
 
     async def find(self, session: CacheSession, key: str) -> bytes | None:
         """The stored body if everything it read is unchanged; else None."""

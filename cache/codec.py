@@ -1,64 +1,78 @@
-"""Rows to bytes and back: orjson, with the Decimal and datetime columns restored by name.
+"""Rows to bytes and back: JSON that names the columns it must turn back into Decimal or datetime.
 
-JSON has no decimal type, so Decimals travel as strings (never through float) and each kind
-of row names the fields to turn back into Decimal or datetime.
+JSON has neither type: Decimals travel as strings (never through float), datetimes as ISO 8601.
+Each entry starts with the columns to restore, found from the row's own values when it is
+written, so the cache needs no description of any entity: a hit comes back typed as the miss
+came from PostgreSQL, and no list of Decimal columns can be out of date (one was, once, and
+broke only warm reads). Written by hand: msgpack's extension types do the same, but decoded 20
+positions in 93 µs against 41 µs here (orjson).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, Literal
 
 import orjson
 
-from sql.database import Row
+# How a column is restored: a Decimal, a list of Decimals, a datetime.
+Restore = Literal["d", "l", "t"]
 
 
-def _default(value: object) -> str:
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(f"cannot cache a {type(value).__name__}")
+def encode(
+    value: Any, columns: Collection[str] | None = None, leave: Collection[str] = ()
+) -> bytes:
+    """A row (an asyncpg Record or a dict) or a list of rows, as JSON; only `columns` if given,
+    never those in `leave`."""
+    many = isinstance(value, list)
+    rows = value if many else [value]
+    picked = [
+        {
+            name: item
+            for name, item in row.items()
+            if (columns is None or name in columns) and name not in leave
+        }
+        for row in rows
+    ]
+    restore: dict[str, Restore] = {}
+    for row in picked:
+        for name, item in row.items():
+            if name not in restore and (kind := _restore(item)) is not None:
+                restore[name] = kind
+    body = picked if many else picked[0]
+    return orjson.dumps([restore, body], default=_default)
 
 
-@dataclass(frozen=True)
-class Codec:
-    fields: tuple[str, ...]
-    decimals: frozenset[str] = frozenset()
-    decimal_lists: frozenset[str] = frozenset()
-    datetimes: frozenset[str] = frozenset()
+def decode(data: bytes) -> Any:
+    """What `encode` was given (its picked columns), with Decimals and datetimes restored."""
+    restore, body = orjson.loads(data)
+    for row in [body] if isinstance(body, dict) else body:
+        for name, kind in restore.items():
+            item = row.get(name)
+            if item is None:
+                continue
+            if kind == "d":
+                row[name] = Decimal(item)
+            elif kind == "l":
+                row[name] = [Decimal(element) for element in item]
+            else:
+                row[name] = datetime.fromisoformat(item)
+    return body
 
-    def encode(self, value: Row | list[Row] | str | list[str]) -> bytes:
-        """A row (its `fields` only) or a list of rows; with no fields, plain JSON (ids)."""
-        if not self.fields:
-            return orjson.dumps(value)
-        if isinstance(value, list):
-            rows = cast(list[Row], value)
-            return orjson.dumps([self._plain(row) for row in rows], default=_default)
-        return orjson.dumps(self._plain(cast(Row, value)), default=_default)
 
-    def decode(self, data: bytes) -> Any:
-        value = orjson.loads(data)
-        if not self.fields:
-            return value
-        if isinstance(value, list):
-            return [self._typed(row) for row in value]
-        if isinstance(value, dict):
-            return self._typed(value)
-        return value
+def _restore(item: object) -> Restore | None:
+    if isinstance(item, Decimal):
+        return "d"
+    if isinstance(item, datetime):
+        return "t"
+    if isinstance(item, list) and item and isinstance(item[0], Decimal):
+        return "l"
+    return None
 
-    def _plain(self, row: Row) -> dict[str, Any]:
-        return {name: row[name] for name in self.fields}
 
-    def _typed(self, row: dict[str, Any]) -> dict[str, Any]:
-        for name in self.decimals:
-            if row.get(name) is not None:
-                row[name] = Decimal(row[name])
-        for name in self.decimal_lists:
-            if row.get(name) is not None:
-                row[name] = [Decimal(item) for item in row[name]]
-        for name in self.datetimes:
-            if row.get(name) is not None:
-                row[name] = datetime.fromisoformat(row[name])
-        return row
+def _default(item: object) -> str:
+    if isinstance(item, Decimal):
+        return str(item)
+    raise TypeError(f"cannot cache a {type(item).__name__}")

@@ -66,3 +66,26 @@ class KeyNames:
     @property
     def epoch(self) -> str:
         return f"{self.prefix}:epoch"
+
+    def answer(self, digest: str) -> str:
+        """A kept whole answer (cache/answers.py), by the digest of its question."""
+        return f"{self.prefix}:{{answer:{bucket(digest)}}}:answer:{digest}"
+
+    def persisted_document(self, digest: str) -> str:
+        """A persisted query's document (web/persisted_queries.py), by its SHA-256."""
+        return f"{self.prefix}:{{apq:{bucket(digest)}}}:document:{digest}"
+
+    @property
+    def refresh_lease(self) -> str:
+        """Held by the one process re-reading the followed markets this round (cache/warm.py)."""
+        return f"{self.prefix}:refresh-lease"
+
+    @property
+    def rate_limits(self) -> str:
+        """The prefix of the `limits` package's counters (web/rate_limits.py)."""
+        return f"{self.prefix}:rate"
+
+    @property
+    def triggers(self) -> str:
+        """The stream of fired TP/SL levels, unless TRIGGER_STREAM names another."""
+        return f"{self.prefix}:triggers"

@@ -17,10 +17,10 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from cache.codec import Codec
-from cache.keys import Family, Scope
+from cache.codec import decode
+from cache.keys import Scope
+from cache.kinds import Kind
 from cache.store import CacheStore, Pipeline, new_token
-from sql.database import Row
 from telemetry.metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
 
 K = TypeVar("K", bound=Hashable)
@@ -63,28 +63,6 @@ return 1
 
 # Entries a refresh fills per pipeline.
 REFRESH_SLICE = 200
-
-
-@dataclass(frozen=True)
-class Part:
-    """A piece of an entry with its own TTL class (market details vs. market prices)."""
-
-    name: str
-    ttl: str  # a key of CacheStore.ttls
-    fields: tuple[str, ...] | None = None  # None: the whole value
-
-
-@dataclass(frozen=True)
-class Kind(Generic[K]):
-    """A kind of cached data: how its keys are named and scoped, its parts, its codec."""
-
-    name: str
-    codec: Codec
-    parts: tuple[Part, ...]
-    name_of: Callable[[K], str]
-    # The scope a write invalidates; None for data no write changes (TTL only).
-    family: Family | None = None
-    scope_of: Callable[[K], str] | None = None
 
 
 @dataclass
@@ -275,18 +253,20 @@ class CacheSession:
                 return None
         else:
             expected = "-"
-        merged: dict[str, Any] = {}
-        for part, entry in zip(kind.parts, item.entries, strict=True):
+        values = []
+        for entry in item.entries:
             raw = read.get(entry)
             if raw is None:
                 return None
             token, epoch, payload = raw.split(b"|", 2)
             if token.decode() != expected or epoch.decode() != self.epoch:
                 return None
-            value = kind.codec.decode(payload)
-            if part.fields is None:
-                return value
-            merged.update(value)
+            values.append(payload)
+        if len(values) == 1:
+            return decode(values[0])
+        merged: dict[str, Any] = {}
+        for payload in values:  # the parts of one row (a market's details and prices)
+            merged.update(decode(payload))
         return merged
 
     async def _fill(self, kind: Kind[K], items: list[_Item[K]], rows: Mapping[K, Any]) -> None:
@@ -310,15 +290,9 @@ class CacheSession:
                         str(len(kind.parts)),
                     ]
                     for part in kind.parts:
-                        args.append(_payload(kind.codec, part, rows[item.key]))
+                        args.append(kind.payload(part, rows[item.key]))
                         args.append(str(int(store.ttls[part.ttl] * 1000)))
                 pipeline.eval(FILL, len(script_keys), *script_keys, *args)
 
         if await store.run("fill", queue) is None:
             self.reads.complete = False
-
-
-def _payload(codec: Codec, part: Part, value: Row | list[Row] | str | list[str]) -> bytes:
-    if part.fields is None:
-        return codec.encode(value)
-    return Codec(fields=part.fields).encode(value)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import sql
+from cache.kinds import MARKET
 from cache.read_through import CacheSession
 from cache.store import CacheStore, new_token
-from loaders.markets import MARKET
-from sql.database import Database, Row
+from sql.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ async def refill_markets(store: CacheStore, database: Database, ids: Sequence[st
 async def keep_markets_warm(store: CacheStore, database: Database, top: int, every: float) -> None:
     """Forever: every `every` seconds, unless another process holds the round's lease, read
     the followed markets again (one statement for their ids, one for the rows)."""
-    lease = f"{store.keys.prefix}:refresh-lease"
+    lease = store.keys.refresh_lease
     while True:
         await asyncio.sleep(every)
         taken = await store.run(
@@ -66,7 +66,7 @@ async def keep_markets_warm(store: CacheStore, database: Database, top: int, eve
             continue  # another process refreshes this round, or Redis is away
         try:
             ids = [row["id"] for row in await database.fetch(sql.TRACKED_MARKETS, top)]
-            refreshed = await CacheSession(store).refresh(MARKET, ids, _select(database))
+            refreshed = await CacheSession(store).refresh(MARKET, ids, MARKET.reader(database))
         except Exception as error:  # the database away or busy: the next round tries again
             log.warning("market refresh failed: %s: %s", type(error).__name__, error)
             continue
@@ -74,11 +74,4 @@ async def keep_markets_warm(store: CacheStore, database: Database, top: int, eve
 
 
 async def _read_through(store: CacheStore, database: Database, ids: Sequence[str]) -> int:
-    return len(await CacheSession(store).read_through(MARKET, ids, _select(database)))
-
-
-def _select(database: Database) -> Callable[[list[str]], Awaitable[dict[str, Row]]]:
-    async def select(missing: list[str]) -> dict[str, Row]:
-        return {row["id"]: row for row in await database.fetch(sql.MARKETS_BY_ID, missing)}
-
-    return select
+    return len(await CacheSession(store).read_through(MARKET, ids, MARKET.reader(database)))

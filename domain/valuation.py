@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 HUNDRED = Decimal(100)
 
@@ -24,6 +25,23 @@ def outcome_price(
         if name.casefold() == wanted:
             return price
     return None
+
+
+class Priced(Protocol):
+    """What valuation needs of a market: its outcomes and their prices, aligned."""
+
+    @property
+    def outcomes(self) -> Sequence[str]: ...
+
+    @property
+    def outcome_prices(self) -> Sequence[Decimal] | None: ...
+
+
+def price_in(market: Priced | None, outcome: str) -> Decimal | None:
+    """The current price of a position on `outcome` of `market`; None with no market."""
+    return (
+        None if market is None else outcome_price(market.outcomes, market.outcome_prices, outcome)
+    )
 
 
 def value(shares: Decimal, current_price: Decimal | None) -> Decimal | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from cache.read_through import CacheSession
 from loaders.market_lists import SearchLoader, TrendingLoader
-from loaders.markets import MarketByConditionLoader, MarketByTokenLoader, MarketLoader
+from loaders.markets import MarketIdByConditionLoader, MarketIdByTokenLoader, MarketLoader
 from loaders.positions import PositionLoader, UserPositionsLoader
 from loaders.users import UserLoader
 from sql.database import Database
@@ -17,8 +17,8 @@ class Loaders:
     """One of each loader, memoising for one request only (never shared across requests)."""
 
     market: MarketLoader
-    market_by_token: MarketByTokenLoader
-    market_by_condition: MarketByConditionLoader
+    market_id_by_token: MarketIdByTokenLoader
+    market_id_by_condition: MarketIdByConditionLoader
     user: UserLoader
     position: PositionLoader
     user_positions: UserPositionsLoader
@@ -26,15 +26,15 @@ class Loaders:
     search: SearchLoader
 
     @classmethod
-    def for_request(cls, database: Database, cache: CacheSession) -> Loaders:
-        market = MarketLoader(database, cache)
+    def for_request(cls, database: Database, session: CacheSession) -> Loaders:
+        market = MarketLoader(database, session)
         return cls(
             market=market,
-            market_by_token=MarketByTokenLoader(database, cache, market),
-            market_by_condition=MarketByConditionLoader(database, cache, market),
-            user=UserLoader(database, cache),
-            position=PositionLoader(database, cache),
-            user_positions=UserPositionsLoader(database, cache),
-            trending=TrendingLoader(database, cache, market),
-            search=SearchLoader(database, cache, market),
+            market_id_by_token=MarketIdByTokenLoader(database, session),
+            market_id_by_condition=MarketIdByConditionLoader(database, session),
+            user=UserLoader(database, session),
+            position=PositionLoader(database, session, market),
+            user_positions=UserPositionsLoader(database, session, market),
+            trending=TrendingLoader(database, session),
+            search=SearchLoader(database, session),
         )

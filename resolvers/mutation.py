@@ -12,7 +12,6 @@ import strawberry
 
 from context import Info
 from errors import check_list_size
-from resolvers.positions import with_markets
 from schema.enums import TriggerKind
 from schema.inputs import (
     MarketPriceInput,
@@ -55,8 +54,7 @@ async def record_trade(info: Info, input: RecordTradeInput) -> RecordTradePayloa
         shares=input.shares,
         price=input.price,
     )
-    (position,) = await with_markets(info, [position_from_row(row)])
-    return RecordTradePayload(position=position)
+    return RecordTradePayload(position=position_from_row(row))
 
 
 async def set_tp_sl(
@@ -72,8 +70,7 @@ async def set_tp_sl(
         take_profit_price=take_profit_price,
         stop_loss_price=stop_loss_price,
     )
-    (position,) = await with_markets(info, [position_from_row(row)])
-    return position
+    return position_from_row(row)
 
 
 async def sync_positions(

@@ -1,62 +1,100 @@
-"""Resolvers of Position's derived fields, and the one way positions get their markets.
+"""Resolvers of Position's fields that need its market: the market, its price, value and P&L.
 
-Every resolver that returns positions passes them through `with_markets`: one `load_many` on
-the market loader for all of them (one batch, cache first), each market attached to its
-position. The derived values are then plain computations: no await per field of every
-position, which was the largest cost of a warm Portfolio (graphql-core makes a task of each).
+Each asks the market loader for the position's market, whichever resolver returned the
+position: nothing has to attach a market first, so nothing can forget to, and the loader makes
+one batch of every position's market in the request (one round of Redis reads, one statement
+for the misses), memoised, so the five fields of a position share one load.
+
+When the market is already loaded (the position loaders load their positions' markets in the
+same batch, loaders/positions.py) a field answers at once instead of returning an awaitable:
+graphql-core makes a task of every awaitable field, and five per position made a warm
+Portfolio of 18 positions 30% slower (docs/benchmarks.md, "Optimisation steps").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 
 import strawberry
-from strawberry.types.nodes import SelectedField, Selection
 
 from context import Info
 from domain import valuation
 
 if TYPE_CHECKING:
+    from schema.market import Market
     from schema.position import Position
 
-
-# The fields that need a position's market.
-NEEDS_MARKET = frozenset({"market", "currentPrice", "value", "pnl", "pnlPercent"})
-
-
-async def with_markets(info: Info, positions: list[Position]) -> list[Position]:
-    if not _asks_for(NEEDS_MARKET, info.selected_fields):
-        return positions  # e.g. recordTrade's payload as the bot reads it: no market to load
-    markets = await info.context.loaders.market.load_many([p.market_id for p in positions])
-    for position, market in zip(positions, markets, strict=True):
-        position.market = market
-    return positions
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-def _asks_for(names: frozenset[str], selections: Sequence[Selection]) -> bool:
-    """Whether any of `names` is selected anywhere below (through fragments too)."""
-    return any(
-        (isinstance(s, SelectedField) and s.name in names) or _asks_for(names, s.selections)
-        for s in selections
+def at_once_or_later(resolver: Callable[P, T | Awaitable[T]]) -> Callable[P, T]:
+    """Typed as graphql-core takes it: a resolver may return its value or an awaitable of it."""
+    return cast(Callable[P, T], resolver)
+
+
+@at_once_or_later
+def market(
+    position: strawberry.Parent[Position], info: Info
+) -> Market | Awaitable[Market | None] | None:
+    return _from_market(position, info, lambda found: found)
+
+
+@at_once_or_later
+def current_price(
+    position: strawberry.Parent[Position], info: Info
+) -> Decimal | Awaitable[Decimal | None] | None:
+    return _from_market(position, info, lambda found: _price(position, found))
+
+
+@at_once_or_later
+def value(
+    position: strawberry.Parent[Position], info: Info
+) -> Decimal | Awaitable[Decimal | None] | None:
+    return _from_market(
+        position, info, lambda found: valuation.value(position.shares, _price(position, found))
     )
 
 
-def current_price(position: strawberry.Parent[Position]) -> Decimal | None:
-    market = position.market
-    if market is None:
-        return None
-    return valuation.outcome_price(market.outcomes, market.outcome_prices, position.outcome)
+@at_once_or_later
+def pnl(
+    position: strawberry.Parent[Position], info: Info
+) -> Decimal | Awaitable[Decimal | None] | None:
+    return _from_market(
+        position,
+        info,
+        lambda found: valuation.pnl(position.shares, position.entry_price, _price(position, found)),
+    )
 
 
-def value(position: strawberry.Parent[Position]) -> Decimal | None:
-    return valuation.value(position.shares, current_price(position))
+@at_once_or_later
+def pnl_percent(
+    position: strawberry.Parent[Position], info: Info
+) -> Decimal | Awaitable[Decimal | None] | None:
+    return _from_market(
+        position,
+        info,
+        lambda found: valuation.pnl_percent(position.entry_price, _price(position, found)),
+    )
 
 
-def pnl(position: strawberry.Parent[Position]) -> Decimal | None:
-    return valuation.pnl(position.shares, position.entry_price, current_price(position))
+def _price(position: Position, found: Market | None) -> Decimal | None:
+    return valuation.price_in(found, position.outcome)
 
 
-def pnl_percent(position: strawberry.Parent[Position]) -> Decimal | None:
-    return valuation.pnl_percent(position.entry_price, current_price(position))
+def _from_market(
+    position: Position, info: Info, compute: Callable[[Market | None], T]
+) -> T | Awaitable[T]:
+    """`compute` of the position's market: at once if loaded, else once the loader has it."""
+    loaded = info.context.loaders.market.load(position.market_id)
+    if loaded.done():
+        return compute(loaded.result())  # raises, for this field, if its batch failed
+    return _when_loaded(loaded, compute)
+
+
+async def _when_loaded(
+    loaded: Awaitable[Market | None], compute: Callable[[Market | None], T]
+) -> T:
+    return compute(await loaded)

@@ -6,12 +6,11 @@ from typing import TYPE_CHECKING
 
 import strawberry
 
+from cache.kinds import TrendingPage
 from context import Info
 from domain.cursors import decode_cursor, encode_cursor
 from domain.identifiers import parse_bigint_id
 from errors import BadUserInput, check_list_size
-from loaders.market_lists import TrendingPage
-from resolvers.positions import with_markets
 from schema.connection import MarketConnection, MarketEdge, PageInfo
 
 if TYPE_CHECKING:
@@ -31,8 +30,7 @@ async def user(info: Info, telegram_id: strawberry.ID) -> User | None:
 
 async def position(info: Info, id: strawberry.ID) -> Position | None:
     key = parse_bigint_id(id)
-    found = None if key is None else await info.context.loaders.position.load(key)
-    return None if found is None else (await with_markets(info, [found]))[0]
+    return None if key is None else await info.context.loaders.position.load(key)
 
 
 async def markets(info: Info, ids: list[strawberry.ID]) -> list[Market | None]:
@@ -45,11 +43,13 @@ async def market(info: Info, id: strawberry.ID) -> Market | None:
 
 
 async def market_by_token(info: Info, token_id: str) -> Market | None:
-    return await info.context.loaders.market_by_token.load(token_id)
+    market_id = await info.context.loaders.market_id_by_token.load(token_id)
+    return None if market_id is None else await info.context.loaders.market.load(market_id)
 
 
 async def market_by_condition(info: Info, condition_id: str) -> Market | None:
-    return await info.context.loaders.market_by_condition.load(condition_id)
+    market_id = await info.context.loaders.market_id_by_condition.load(condition_id)
+    return None if market_id is None else await info.context.loaders.market.load(market_id)
 
 
 async def trending_markets(info: Info, first: int, after: str | None = None) -> MarketConnection:
@@ -57,7 +57,8 @@ async def trending_markets(info: Info, first: int, after: str | None = None) -> 
     secret = info.context.settings.cursor_secret
     after_volume, after_id = decode_cursor(after, secret) if after is not None else (None, None)
     # One more than asked tells whether a next page exists without a count query.
-    page = await info.context.loaders.trending.load(TrendingPage(after_volume, after_id, first + 1))
+    ids = await info.context.loaders.trending.load(TrendingPage(after_volume, after_id, first + 1))
+    page = await _markets(info, ids)
     edges = [MarketEdge(cursor=encode_cursor(m.volume, m.id, secret), node=m) for m in page[:first]]
     return MarketConnection(
         edges=edges,
@@ -74,7 +75,12 @@ async def search_markets(info: Info, text: str, first: int) -> list[Market]:
         raise BadUserInput(
             f"text: {len(text)} characters is too long; at most {SEARCH_TEXT_MAX}.", field="text"
         )
-    return await info.context.loaders.search.load((text, first))
+    return await _markets(info, await info.context.loaders.search.load((text, first)))
+
+
+async def _markets(info: Info, ids: list[str]) -> list[Market]:
+    # A market deleted since the list was cached is left out rather than shown as a gap.
+    return [m for m in await info.context.loaders.market.load_many(ids) if m is not None]
 
 
 def _check_first(field: str, first: int, most: int) -> None:

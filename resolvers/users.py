@@ -8,7 +8,6 @@ import strawberry
 
 from context import Info
 from domain import valuation
-from resolvers.positions import with_markets
 from schema.enums import PositionStatus
 from schema.portfolio import Portfolio
 
@@ -20,22 +19,17 @@ if TYPE_CHECKING:
 async def positions(
     user: strawberry.Parent[User], info: Info, status: PositionStatus | None = None
 ) -> list[Position]:
-    found = await info.context.loaders.user_positions.load((int(user.id), status))
-    return await with_markets(info, found)
+    key = (int(user.id), None if status is None else status.value)
+    return await info.context.loaders.user_positions.load(key)
 
 
 async def portfolio(user: strawberry.Parent[User], info: Info) -> Portfolio:
-    # The same loader key as positions(status: ACTIVE): one load serves both fields.
-    active = await info.context.loaders.user_positions.load((int(user.id), PositionStatus.ACTIVE))
-    markets = await info.context.loaders.market.load_many([p.market_id for p in active])
+    # The same loader keys as positions(status: ACTIVE) and its markets: loaded once for both.
+    loaders = info.context.loaders
+    active = await loaders.user_positions.load((int(user.id), PositionStatus.ACTIVE.value))
+    markets = await loaders.market.load_many([p.market_id for p in active])
     sums = valuation.totals(
-        valuation.Holding(
-            shares=p.shares,
-            entry_price=p.entry_price,
-            current_price=None
-            if m is None
-            else valuation.outcome_price(m.outcomes, m.outcome_prices, p.outcome),
-        )
+        valuation.Holding(p.shares, p.entry_price, valuation.price_in(m, p.outcome))
         for p, m in zip(active, markets, strict=True)
     )
     return Portfolio(

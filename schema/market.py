@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import strawberry
 
-from sql.database import Row
+from schema.rows import FromRow
 
 
 @strawberry.type(description="A Polymarket market. outcomePrices[i] is the price of outcomes[i].")
@@ -28,19 +28,5 @@ class Market:
     resolved: bool
 
 
-def market_from_row(row: Row) -> Market:
-    """Column names equal field names; only the id changes type (text -> ID)."""
-    return Market(
-        id=strawberry.ID(row["id"]),
-        title=row["title"],
-        slug=row["slug"],
-        condition_id=row["condition_id"],
-        outcomes=list(row["outcomes"]),
-        outcome_prices=None if row["outcome_prices"] is None else list(row["outcome_prices"]),
-        clob_token_ids=list(row["clob_token_ids"]),
-        volume=row["volume"],
-        liquidity=row["liquidity"],
-        end_date=row["end_date"],
-        active=row["active"],
-        resolved=row["resolved"],
-    )
+# Column names equal field names; only the id changes type (text -> ID).
+market_from_row = FromRow(Market)

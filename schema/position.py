@@ -1,4 +1,5 @@
-"""Position: shares of one outcome; derived values are computed at read time from the market."""
+"""Position: shares of one outcome; its market and derived values are read through the market
+loader when asked for (resolvers/positions.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import strawberry
 from resolvers import positions
 from schema.enums import PositionStatus
 from schema.market import Market
-from sql.database import Row
+from schema.rows import FromRow
 
 
 @strawberry.type
@@ -27,8 +28,8 @@ class Position:
     opened_at: datetime
     closed_at: datetime | None
 
-    # Attached by resolvers.positions.with_markets (one market loader batch per request).
-    market: Market | None = None
+    # Through the market loader, whoever returned the position (one batch per request).
+    market: Market | None = strawberry.field(resolver=positions.market)
     current_price: Decimal | None = strawberry.field(
         resolver=positions.current_price,
         description="The market's price for this outcome; null when it has none.",
@@ -45,17 +46,4 @@ class Position:
     )
 
 
-def position_from_row(row: Row) -> Position:
-    return Position(
-        id=strawberry.ID(str(row["id"])),
-        market_id=strawberry.ID(row["market_id"]),
-        outcome=row["outcome"],
-        status=PositionStatus(row["status"]),
-        shares=row["shares"],
-        entry_price=row["entry_price"],
-        realized_pnl=row["realized_pnl"],
-        take_profit_price=row["take_profit_price"],
-        stop_loss_price=row["stop_loss_price"],
-        opened_at=row["opened_at"],
-        closed_at=row["closed_at"],
-    )
+position_from_row = FromRow(Position)

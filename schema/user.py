@@ -9,7 +9,7 @@ import strawberry
 from resolvers import users
 from schema.portfolio import Portfolio
 from schema.position import Position
-from sql.database import Row
+from schema.rows import FromRow
 
 
 @strawberry.type
@@ -27,11 +27,4 @@ class User:
     )
 
 
-def user_from_row(row: Row) -> User:
-    return User(
-        id=strawberry.ID(str(row["id"])),
-        telegram_id=strawberry.ID(str(row["telegram_id"])),
-        username=row["username"],
-        polygon_address=row["polygon_address"],
-        created_at=row["created_at"],
-    )
+user_from_row = FromRow(User)

@@ -13,7 +13,7 @@ def _read(name: str) -> str:
     return (_FOLDER / name).read_text()
 
 
-# Reads, one per loader.
+# Batched reads, one per kind of cached data (cache/kinds.py): arrays in, each row with `key`.
 MARKETS_BY_ID: Final = _read("markets_by_id.sql")
 MARKETS_BY_TOKEN: Final = _read("markets_by_token.sql")
 MARKETS_BY_CONDITION: Final = _read("markets_by_condition.sql")

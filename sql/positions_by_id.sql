@@ -1,5 +1,7 @@
--- PositionLoader: the positions whose ids are in $1.
-SELECT id, user_id, market_id, outcome, status::text AS status, shares, entry_price,
-       realized_pnl, take_profit_price, stop_loss_price, opened_at, closed_at
-FROM position
-WHERE id = ANY($1::bigint[])
+-- cache/kinds.py POSITION (PositionLoader): the positions whose ids are in $1; `key` is the
+-- 1-based place of the id in $1.
+SELECT k.key, p.id, p.user_id, p.market_id, p.outcome, p.status::text AS status, p.shares,
+       p.entry_price, p.realized_pnl, p.take_profit_price, p.stop_loss_price,
+       p.opened_at, p.closed_at
+FROM unnest($1::bigint[]) WITH ORDINALITY AS k (id, key)
+JOIN position AS p ON p.id = k.id

@@ -15,7 +15,6 @@ from dataclasses import replace
 
 from strawberry.http import GraphQLRequestData
 
-from cache.keys import bucket
 from cache.store import CacheStore
 
 KEPT_SECONDS = 7 * 24 * 3600
@@ -28,10 +27,6 @@ class PersistedQueryError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-
-
-def _key(store: CacheStore, digest: str) -> str:
-    return f"{store.keys.prefix}:{{apq:{bucket(digest)}}}:document:{digest}"
 
 
 def _requested_hash(data: GraphQLRequestData) -> str | None:
@@ -49,7 +44,7 @@ async def resolve_persisted(store: CacheStore, data: GraphQLRequestData) -> Grap
     digest = _requested_hash(data)
     if digest is None:
         return data
-    key = _key(store, digest)
+    key = store.keys.persisted_document(digest)
     if data.query is None:
         found = await store.run("persisted_query", lambda pipeline: pipeline.get(key))
         if not found or found[0] is None:

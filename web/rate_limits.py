@@ -25,6 +25,7 @@ from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cache.keys import KeyNames
 from settings import Settings
 from telemetry.metrics import REDIS_ERRORS, count_redis
 
@@ -60,7 +61,7 @@ class RateLimits:
             storage = RedisStorage(
                 storage_uri(redis_url, settings.redis_cluster),
                 implementation="redispy",
-                key_prefix=f"{settings.cache_prefix}:rate",
+                key_prefix=KeyNames(settings.cache_prefix).rate_limits,
                 socket_timeout=settings.redis_timeout,
                 socket_connect_timeout=settings.redis_timeout,
             )

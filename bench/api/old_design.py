@@ -31,6 +31,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeAlias
 
+import asyncpg
+import orjson
 import strawberry
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -45,14 +47,14 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 
 import sql
-from cache.codec import Codec
+from cache import kinds
+from cache.codec import decode, encode
 from cache.keys import KeyNames, Scope
+from cache.kinds import Kind
 from cache.store import CacheStore, Pipeline, ttls
 from domain import valuation
 from domain.cursors import decode_cursor, encode_cursor
 from domain.identifiers import parse_bigint_id
-from loaders.markets import FIELDS as MARKET_FIELDS
-from loaders.positions import CODEC as POSITION_CODEC
 from schema.connection import MarketConnection, MarketEdge, PageInfo
 from schema.enums import PositionStatus
 from schema.extensions.debug_counts import DebugCounts
@@ -66,17 +68,6 @@ from telemetry.logs import configure_logging
 from telemetry.metrics import CACHE_LOOKUPS, RequestCounts
 from web.request_scope import RequestScope
 
-USER_CODEC = Codec(
-    fields=("id", "telegram_id", "username", "polygon_address", "created_at"),
-    datetimes=frozenset({"created_at"}),
-)
-DETAILS_CODEC = Codec(
-    fields=tuple(f for f in MARKET_FIELDS if f != "outcome_prices"),
-    decimals=frozenset({"volume", "liquidity"}),
-    datetimes=frozenset({"end_date"}),
-)
-PRICES_CODEC = Codec(fields=("outcome_prices",), decimal_lists=frozenset({"outcome_prices"}))
-IDS_CODEC = Codec(fields=())
 REDIS_CONNECTIONS = 50
 
 
@@ -173,33 +164,36 @@ Info: TypeAlias = strawberry.Info[OldContext, None]
 
 async def cached(
     info: Info,
-    kind: str,
-    parts: list[tuple[str, str, Codec]],
-    fetch: Callable[[], Awaitable[Row | None]],
+    kind: Kind[Any],
+    names: list[str],
+    fetch: Callable[[], Awaitable[asyncpg.Record | None]],
 ) -> dict[str, Any] | None:
-    """One key's read-through: one GET/MGET round trip, on a miss one SQL and one SET round."""
+    """One key's read-through: one GET/MGET round trip, on a miss one SQL and one SET round.
+    The entries have the service's shape (one per part of the kind), without its versions."""
     store = info.context.cache.store
-    names = [name for name, _, _ in parts]
     read = await store.run("read", lambda pipeline: pipeline.mget(names))
-    values = read[0] if read is not None else [None] * len(parts)
+    values = read[0] if read is not None else [None] * len(names)
     if all(value is not None for value in values):
-        CACHE_LOOKUPS.labels(kind, "hit").inc()
+        CACHE_LOOKUPS.labels(kind.name, "hit").inc()
         merged: dict[str, Any] = {}
-        for (_, _, codec), value in zip(parts, values, strict=True):
-            merged.update(codec.decode(value))
+        for value in values:
+            merged.update(decode(value or b""))
         return merged
-    CACHE_LOOKUPS.labels(kind, "miss").inc()
+    CACHE_LOOKUPS.labels(kind.name, "miss").inc()
     row = await fetch()
     if row is None:
         return None
-    payloads = [(name, store.ttls[ttl], codec.encode(row)) for name, ttl, codec in parts]
+    payloads = [
+        (name, store.ttls[part.ttl], kind.payload(part, row))
+        for name, part in zip(names, kind.parts, strict=True)
+    ]
 
     def fill(pipeline: Pipeline) -> None:
         for name, ttl, payload in payloads:
             pipeline.set(name, payload, px=max(1, int(ttl * 1000)))
 
     await store.run("fill", fill)
-    return {name: row[name] for _, _, codec in parts for name in codec.fields}
+    return dict(row.items())
 
 
 async def market_row(info: Info, market_id: str) -> dict[str, Any] | None:
@@ -207,18 +201,11 @@ async def market_row(info: Info, market_id: str) -> dict[str, Any] | None:
     store = info.context.cache.store
     database = info.context.database
 
-    async def select() -> Row | None:
+    async def select() -> asyncpg.Record | None:
         return await database.fetchrow(sql.MARKETS_BY_ID, [market_id])
 
-    return await cached(
-        info,
-        "market",
-        [
-            (store.name("market", market_id), "markets", DETAILS_CODEC),
-            (store.name("prices", market_id), "prices", PRICES_CODEC),
-        ],
-        select,
-    )
+    names = [store.name("market", market_id), store.name("prices", market_id)]
+    return await cached(info, kinds.MARKET, names, select)
 
 
 def position_market(info: Info, position: OldPosition) -> asyncio.Task[dict[str, Any] | None]:
@@ -294,14 +281,14 @@ async def position_rows(info: Info, user_id: int, status: str | None) -> list[di
     read = await store.run("read", lambda pipeline: pipeline.get(name))
     if read is not None and read[0] is not None:
         CACHE_LOOKUPS.labels("user_positions", "hit").inc()
-        rows: list[dict[str, Any]] = POSITION_CODEC.decode(read[0])
+        rows: list[dict[str, Any]] = decode(read[0])
         return rows
     CACHE_LOOKUPS.labels("user_positions", "miss").inc()
     found: list[Row] = list(await database.fetch(sql.POSITIONS_BY_USER, [user_id], [status]))
-    payload = POSITION_CODEC.encode(found)
+    payload = encode(found, leave={"key"})
     ttl = max(1, int(store.ttls["positions"] * 1000))
     await store.run("fill", lambda pipeline: pipeline.set(name, payload, px=ttl))
-    decoded: list[dict[str, Any]] = POSITION_CODEC.decode(payload)
+    decoded: list[dict[str, Any]] = decode(payload)
     return decoded
 
 
@@ -355,11 +342,11 @@ async def user(info: Info, telegram_id: strawberry.ID) -> OldUser | None:
         return None
     database = info.context.database
 
-    async def select() -> Row | None:
+    async def select() -> asyncpg.Record | None:
         return await database.fetchrow(sql.USERS_BY_TELEGRAM_ID, [key])
 
     store = info.context.cache.store
-    row = await cached(info, "user", [(store.name("user", key), "users", USER_CODEC)], select)
+    row = await cached(info, kinds.USER, [store.name("user", key)], select)
     if row is None:
         return None
     return OldUser(
@@ -384,14 +371,14 @@ async def trending_markets(info: Info, first: int, after: str | None = None) -> 
     read = await store.run("read", lambda pipeline: pipeline.get(name))
     if read is not None and read[0] is not None:
         CACHE_LOOKUPS.labels("trending", "hit").inc()
-        ids: list[str] = IDS_CODEC.decode(read[0])
+        ids: list[str] = orjson.loads(read[0])
     else:
         CACHE_LOOKUPS.labels("trending", "miss").inc()
         rows = await info.context.database.fetch(
             sql.TRENDING_MARKETS, [volume], [last], [first + 1]
         )
         ids = [row["id"] for row in rows]
-        payload = IDS_CODEC.encode(ids)
+        payload = orjson.dumps(ids)
         ttl = max(1, int(store.ttls["market_lists"] * 1000))
         await store.run("fill", lambda pipeline: pipeline.set(name, payload, px=ttl))
     found = [row for row in await asyncio.gather(*(market_row(info, i) for i in ids)) if row]

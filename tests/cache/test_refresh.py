@@ -19,8 +19,9 @@ import redis.asyncio
 
 import cache.read_through
 import sql
+from cache.keys import KeyNames
+from cache.kinds import MARKET
 from cache.read_through import CacheSession
-from loaders.markets import MARKET
 from settings import Settings
 from tests.cache.test_interleaving import Gate, running
 from tests.conftest import GraphQLClient, contract_documents, serving, unique_prefix
@@ -83,14 +84,14 @@ async def test_a_process_without_the_lease_leaves_the_round_alone(
     holder = redis.asyncio.Redis.from_url(redis_url)
     try:
         # Another process holds the lease for longer than this test runs.
-        await holder.set(f"{prefix}:refresh-lease", "elsewhere", px=60_000)
+        await holder.set(KeyNames(prefix).refresh_lease, "elsewhere", px=60_000)
         async with serving(changed) as http:
             gql = GraphQLClient(http)
             await batch(gql, [market])
             await asyncio.sleep(PRICES_TTL + 0.6)
             assert (await batch(gql, [market])).sql == 1
     finally:
-        await holder.delete(f"{prefix}:refresh-lease")
+        await holder.delete(KeyNames(prefix).refresh_lease)
         await holder.aclose()
 
 

@@ -19,13 +19,13 @@ import pytest
 
 import sql
 from cache.keys import Scope
+from cache.kinds import MARKET
 from cache.read_through import CacheSession
 from cache.store import CacheStore
 from cache.store import connect as connect_cache
 from ingestion.coalescer import Coalescer, TrackedMarket
 from ingestion.feed import Tick
 from ingestion.flush import Flusher
-from loaders.markets import MARKET
 from settings import Settings
 from sql.database import Database, create_pool
 from tests.ingestion.conftest import TriggerReader, prices_of

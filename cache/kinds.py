@@ -1,0 +1,165 @@
+"""What the cache keeps, kind by kind: how each is named, scoped, split by TTL and read on a miss.
+
+A kind is a batched read: its statement takes arrays (one element per key) and answers rows
+that each carry `key`, the 1-based place of their key in the arrays (`rows_by_key`), so every
+kind reads its misses the same way and a composite key (a user and a status) needs no special
+case. The loaders (loaders/), cache warming (cache/warm.py) and the price writers' read-back all
+read a kind through cache/read_through.py; nothing here knows about GraphQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Generic, Literal, TypeVar
+
+import sql
+from cache.codec import encode
+from cache.keys import Family, positions_scope
+from sql.database import Database, Row
+
+K = TypeVar("K", bound=Hashable)
+
+# The TTL classes of CacheStore.ttls (settings: CACHE_TTL_*).
+TtlClass = Literal["prices", "positions", "markets", "market_lists", "users"]
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of an entry with its own TTL class (a market's details vs its prices)."""
+
+    name: str
+    ttl: TtlClass
+    # The columns this part keeps; None: every column the other parts leave.
+    columns: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Kind(Generic[K]):
+    name: str
+    statement: str
+    parts: tuple[Part, ...]
+    name_of: Callable[[K], str]
+    # The statement's arguments for a batch of keys: by default the keys as one array.
+    arguments: Callable[[list[K]], tuple[Any, ...]] = lambda keys: (keys,)
+    # Each key has a list of rows (a user's positions, a page of ids), else one row or none.
+    many: bool = False
+    # The scope a write invalidates (cache/keys.py); None for data no write changes (TTL only).
+    family: Family | None = None
+    scope_of: Callable[[K], str] | None = None
+
+    def reader(self, database: Database) -> Callable[[list[K]], Awaitable[dict[K, Any]]]:
+        """One statement for a batch of keys: each key's row (or rows); absent keys left out."""
+
+        async def read(keys: list[K]) -> dict[K, Any]:
+            rows = await database.fetch(self.statement, *self.arguments(keys))
+            return rows_by_key(rows, keys, many=self.many)
+
+        return read
+
+    def payload(self, part: Part, value: Any) -> bytes:
+        """What `part` keeps of a key's value (never the batch's `key` column)."""
+        if part.columns is not None:
+            return encode(value, columns=part.columns)
+        claimed = {column for other in self.parts for column in other.columns or ()}
+        return encode(value, leave={"key", *claimed})
+
+
+def rows_by_key(rows: Sequence[Row], keys: list[K], *, many: bool) -> dict[K, Any]:
+    """Rows to the keys they answer, by their `key` column (1-based, as WITH ORDINALITY)."""
+    if many:
+        grouped: dict[K, list[Row]] = {key: [] for key in keys}
+        for row in rows:
+            grouped[keys[row["key"] - 1]].append(row)
+        return grouped
+    return {keys[row["key"] - 1]: row for row in rows}
+
+
+@dataclass(frozen=True)
+class TrendingPage:
+    """Markets after (after_volume, after_id) in trending order; None: from the top."""
+
+    after_volume: Decimal | None
+    after_id: str | None
+    limit: int
+
+
+# A user's positions: (user id, "ACTIVE" | "CLOSED", or None for all of them).
+UserPositionsKey = tuple[int, str | None]
+# A title search: (text, how many).
+SearchKey = tuple[str, int]
+
+MARKET: Kind[str] = Kind(
+    name="market",
+    statement=sql.MARKETS_BY_ID,
+    # One version for both: a price write retires the prices, a longer TTL keeps the details.
+    parts=(Part("details", "markets"), Part("prices", "prices", ("outcome_prices",))),
+    name_of=str,
+    family="market",
+    scope_of=str,
+)
+# Token and condition ids never change market: no write retires these, their TTL bounds them.
+MARKET_BY_TOKEN: Kind[str] = Kind(
+    name="market_by_token",
+    statement=sql.MARKETS_BY_TOKEN,
+    parts=(Part("id", "markets"),),
+    name_of=str,
+)
+MARKET_BY_CONDITION: Kind[str] = Kind(
+    name="market_by_condition",
+    statement=sql.MARKETS_BY_CONDITION,
+    parts=(Part("id", "markets"),),
+    name_of=str,
+)
+# Lists of market ids: no write of ours changes volumes, activity or titles.
+TRENDING: Kind[TrendingPage] = Kind(
+    name="trending",
+    statement=sql.TRENDING_MARKETS,
+    parts=(Part("ids", "market_lists"),),
+    name_of=lambda page: f"{page.after_volume}:{page.after_id}:{page.limit}",
+    arguments=lambda pages: (
+        [page.after_volume for page in pages],
+        [page.after_id for page in pages],
+        [page.limit for page in pages],
+    ),
+    many=True,
+)
+SEARCH: Kind[SearchKey] = Kind(
+    name="search",
+    statement=sql.SEARCH_MARKETS,
+    parts=(Part("ids", "market_lists"),),
+    # Any text may be searched: a digest keeps the key short and free of separators.
+    name_of=lambda key: hashlib.sha256(f"{key[1]}:{key[0]}".encode()).hexdigest()[:32],
+    arguments=lambda keys: ([text for text, _ in keys], [limit for _, limit in keys]),
+    many=True,
+)
+USER: Kind[int] = Kind(
+    name="user",
+    statement=sql.USERS_BY_TELEGRAM_ID,
+    parts=(Part("profile", "users"),),
+    name_of=str,
+    family="telegram",
+    scope_of=str,
+)
+POSITION: Kind[int] = Kind(
+    name="position",
+    statement=sql.POSITIONS_BY_ID,
+    parts=(Part("row", "positions"),),
+    name_of=str,
+    family="position",
+    scope_of=str,
+)
+# Each list under the version of that list (keys.positions_scope), which every write changing
+# it bumps: a buy leaves the CLOSED list alone.
+USER_POSITIONS: Kind[UserPositionsKey] = Kind(
+    name="user_positions",
+    statement=sql.POSITIONS_BY_USER,
+    parts=(Part("rows", "positions"),),
+    name_of=lambda key: f"{key[0]}:{key[1] or 'ALL'}",
+    arguments=lambda keys: ([user for user, _ in keys], [status for _, status in keys]),
+    many=True,
+    family="user",
+    scope_of=lambda key: positions_scope(key[0], key[1] or "ALL").id,
+)
