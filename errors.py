@@ -2,13 +2,15 @@
 
 `UserError` and its kinds carry a message that names the field, the value and the rule, and a
 code for `extensions`; every layer raises them (checks, resolvers, the database's pool), and the
-HTTP edge shapes them (web/shaping.py). Anything else that escapes a resolver is internal: a bug
-or an outage, masked for the client and logged with the request id.
+HTTP edge shapes them (web/shaping.py). PostgreSQL being away is one of them (`Unavailable`, raised
+by sql/database.py), since the client can do something about it: retry. Anything else that
+escapes a resolver is internal: a bug or a failure nobody foresaw, masked for the client and
+logged with the request id.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import GraphQLError
 
@@ -17,6 +19,9 @@ class UserError(Exception):
     """A request the service refuses; the message names the field, the value and the rule."""
 
     code = "BAD_USER_INPUT"
+    # The service's state refused it, not the request: the client should send it again
+    # shortly, and the error carries the request id so an operator can find its log line.
+    retryable: ClassVar[bool] = False
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -36,6 +41,18 @@ class Busy(UserError):
     """The service is saturated; the client should retry shortly."""
 
     code = "SERVICE_BUSY"
+    retryable = True
+
+
+class Unavailable(UserError):
+    """PostgreSQL cannot be reached (stopped, restarting, cut off); the client should retry.
+
+    Raised by sql/database.py for an outage, never for a statement PostgreSQL refused; the
+    message is fixed, so no address or driver detail reaches the client.
+    """
+
+    code = "SERVICE_UNAVAILABLE"
+    retryable = True
 
 
 def check_list_size(field: str, size: int, most: int) -> None:

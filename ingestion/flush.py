@@ -10,9 +10,11 @@ ride on the next flush's trigger statement, so relaying costs no statement of it
 to flush, they go in one DELETE.
 
 A flush that fails puts its prices back (a newer tick of the same token wins) and the next one
-retries them. The one exception: a statement PostgreSQL refuses for its data (a CHECK, a value
-out of range) would fail the same way forever, so that batch is dropped and logged instead of
-blocking every later price.
+retries them. With PostgreSQL away that is every flush until it is back, so such a failure says
+nothing of its own: sql/database.py logs the outage once, when it starts and when it ends. The
+one exception: a statement PostgreSQL refuses for its data (a CHECK, a value out of range) would
+fail the same way forever, so that batch is dropped and logged instead of blocking every later
+price.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import asyncpg
 import sql
 from cache.store import CacheStore
 from cache.warm import refill_markets
+from errors import Unavailable
 from ingestion.coalescer import Coalescer
 from sql.database import Database
 from telemetry.metrics import (
@@ -131,15 +134,16 @@ class Flusher:
             )
             report.failed = True
             return report
-        except Exception as error:  # connection lost, timeout, pool busy: retried next time
+        except Exception as error:  # PostgreSQL away, a timeout, the pool busy: retried next time
             self.coalescer.restore(batch)
             INGEST_FLUSH_FAILURES.inc()
-            log.warning(
-                "flush of %d markets failed, kept for the next one: %s: %s",
-                report.markets,
-                type(error).__name__,
-                error,
-            )
+            if not isinstance(error, Unavailable):  # an outage is logged once, by the pool
+                log.warning(
+                    "flush of %d markets failed, kept for the next one: %s: %s",
+                    report.markets,
+                    type(error).__name__,
+                    error,
+                )
             report.failed = True
             return report
         committed = time.monotonic()
@@ -158,6 +162,8 @@ class Flusher:
     async def _delete_receipts(self) -> None:
         try:
             await self.database.execute(sql.DELETE_RELAYED_TRIGGERS, self.receipts)
+        except Unavailable:  # kept for the next flush; the pool logged the outage
+            return
         except Exception as error:  # kept: the next flush deletes them
             log.warning("could not delete relayed triggers: %s: %s", type(error).__name__, error)
             return

@@ -25,6 +25,7 @@ from prometheus_client import start_http_server
 
 from cache.store import CacheStore
 from cache.store import connect as connect_cache
+from errors import Unavailable
 from ingestion.coalescer import Coalescer
 from ingestion.connection import FeedConnection
 from ingestion.feed import parse_frame
@@ -131,7 +132,9 @@ class Worker:
         while True:
             try:
                 await self.refresh()
-            except Exception as error:  # the database is away: keep the set we have
+            except Unavailable:  # keep the set we have; the pool logged the outage
+                pass
+            except Exception as error:  # keep the set we have
                 log.warning("could not refresh subscriptions: %s: %s", type(error).__name__, error)
             else:
                 async with self._lock:

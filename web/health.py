@@ -41,7 +41,8 @@ async def _postgres(database: Database) -> str:
         async with asyncio.timeout(CHECK_TIMEOUT), database.connection() as connection:
             missing = await pending(connection)
     except Exception as error:  # any failure means not ready; the reason is reported
-        return f"unreachable: {type(error).__name__}"
+        # Unavailable says only that; what the driver saw is its cause.
+        return f"unreachable: {type(error.__cause__ or error).__name__}"
     return "ok" if not missing else f"migrations pending: {', '.join(missing)}"
 
 

@@ -1,11 +1,12 @@
 """What a client sees when something goes wrong: every error with the contract's code.
 
 User errors (`errors.UserError` and its kinds) keep their message and carry a code in
-`extensions`. Errors before execution get the contract's codes: GRAPHQL_PARSE_FAILED,
+`extensions`; the retryable ones (SERVICE_BUSY, SERVICE_UNAVAILABLE) carry the request id too.
+Errors before execution get the contract's codes: GRAPHQL_PARSE_FAILED,
 GRAPHQL_VALIDATION_FAILED (marked while still known as such, schema/extensions/
 validation_codes.py), and BAD_USER_INPUT for a variable that is missing or cannot be coerced.
-Anything else is a bug or an outage: its message is replaced (no SQL, no stack trace reaches
-the client) by one carrying the request id that the log line for it carries too.
+Anything else is a bug or a failure nobody foresaw: its message is replaced (no SQL, no stack
+trace reaches the client) by one carrying the request id that the log line for it carries too.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ def shape_errors(errors: list[GraphQLError], request_id: str | None) -> list[Gra
             with_code(error, "GRAPHQL_PARSE_FAILED")
             shaped.append(error)
         elif isinstance(original, UserError):
-            extensions = {"code": original.code}
+            more: dict[str, str | None] = {}
             if original.field:
-                extensions["field"] = original.field
-            with_code(error, **extensions)
+                more["field"] = original.field
+            if original.retryable:  # the service's state, so the operator's business too
+                more["requestId"] = request_id
+            with_code(error, original.code, **more)
             shaped.append(error)
         elif is_internal(error):
             shaped.append(
