@@ -31,6 +31,7 @@ one MGET per hash tag, all in one pipeline, as the loaders read them: two round 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +68,9 @@ end
 return {epoch, string.sub(stored, newline + 1)}
 """
 
+# Seconds a request waits for an identical one to finish executing before executing itself.
+LEADER_WAIT = 5.0
+
 
 @dataclass(frozen=True)
 class Question:
@@ -79,6 +83,15 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A query whose answer was not kept (or no longer holds): once it has executed without
+    errors, its answer is kept under `key` with what `session` read."""
+
+    key: str
+    session: CacheSession
+
+
+@dataclass(frozen=True)
 class Answers:
     store: CacheStore
     # Changes when the schema does, so a new release never serves an old release's answers.
@@ -86,20 +99,34 @@ class Answers:
     # Answers being executed in this process, by key: what identical requests wait for.
     _leaders: dict[str, asyncio.Future[None]] = field(default_factory=dict)
 
-    def leader(self, key: str) -> asyncio.Future[None] | None:
-        return self._leaders.get(key)
+    async def look_up(self, session: CacheSession, question: Question) -> bytes | Pending:
+        """The kept body, if everything it read is unchanged; else what to keep once executed.
+
+        If an identical request is executing in this process, wait for it (up to LEADER_WAIT)
+        and look again, which checks every version anew; past the wait, or if it kept nothing,
+        execute.
+        """
+        key = self.key(question)
+        stored = await self.find(session, key)
+        leader = self._leaders.get(key) if stored is None else None
+        if leader is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(leader), LEADER_WAIT)
+            stored = await self.find(session, key)
+        return Pending(key, session) if stored is None else stored
 
     @contextmanager
-    def leading(self, key: str) -> Iterator[None]:
-        """Mark `key` as being executed here for the block (unless another request leads)."""
-        if key in self._leaders:
+    def executing(self, pending: Pending) -> Iterator[None]:
+        """Mark the answer as being executed here for the block (unless another request
+        leads): identical requests wait for it rather than execute it too."""
+        if pending.key in self._leaders:
             yield
             return
-        future = self._leaders[key] = asyncio.get_running_loop().create_future()
+        future = self._leaders[pending.key] = asyncio.get_running_loop().create_future()
         try:
             yield
         finally:
-            del self._leaders[key]
+            del self._leaders[pending.key]
             future.set_result(None)
 
     def key(self, question: Question) -> str:
@@ -173,8 +200,9 @@ class Answers:
                     return None
         return body
 
-    async def keep(self, session: CacheSession, key: str, body: bytes) -> None:
-        """Store an answer of a query that executed without errors, if it can be re-checked."""
+    async def keep(self, pending: Pending, body: bytes) -> None:
+        """Store the answer of a query that executed without errors, if it can be re-checked."""
+        session, key = pending.session, pending.key
         reads = session.reads
         if not reads.complete or session.epoch is None or not reads.ttl < float("inf"):
             return

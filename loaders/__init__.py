@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 from cache.read_through import CacheSession
 from loaders.market_lists import SearchLoader, TrendingLoader
@@ -12,29 +12,45 @@ from loaders.users import UserLoader
 from sql.database import Database
 
 
-@dataclass
 class Loaders:
-    """One of each loader, memoising for one request only (never shared across requests)."""
+    """One of each loader, memoising for one request only (never shared across requests).
 
-    market: MarketLoader
-    market_id_by_token: MarketIdByTokenLoader
-    market_id_by_condition: MarketIdByConditionLoader
-    user: UserLoader
-    position: PositionLoader
-    user_positions: UserPositionsLoader
-    trending: TrendingLoader
-    search: SearchLoader
+    Each is made when first asked for: a request answered from a kept answer, or one reading
+    a single kind of data, builds none or one, not eight.
+    """
 
-    @classmethod
-    def for_request(cls, database: Database, session: CacheSession) -> Loaders:
-        market = MarketLoader(database, session)
-        return cls(
-            market=market,
-            market_id_by_token=MarketIdByTokenLoader(database, session),
-            market_id_by_condition=MarketIdByConditionLoader(database, session),
-            user=UserLoader(database, session),
-            position=PositionLoader(database, session, market),
-            user_positions=UserPositionsLoader(database, session, market),
-            trending=TrendingLoader(database, session),
-            search=SearchLoader(database, session),
-        )
+    def __init__(self, database: Database, session: CacheSession) -> None:
+        self.database = database
+        self.session = session
+
+    @cached_property
+    def market(self) -> MarketLoader:
+        return MarketLoader(self.database, self.session)
+
+    @cached_property
+    def market_id_by_token(self) -> MarketIdByTokenLoader:
+        return MarketIdByTokenLoader(self.database, self.session)
+
+    @cached_property
+    def market_id_by_condition(self) -> MarketIdByConditionLoader:
+        return MarketIdByConditionLoader(self.database, self.session)
+
+    @cached_property
+    def user(self) -> UserLoader:
+        return UserLoader(self.database, self.session)
+
+    @cached_property
+    def position(self) -> PositionLoader:
+        return PositionLoader(self.database, self.session, self.market)
+
+    @cached_property
+    def user_positions(self) -> UserPositionsLoader:
+        return UserPositionsLoader(self.database, self.session, self.market)
+
+    @cached_property
+    def trending(self) -> TrendingLoader:
+        return TrendingLoader(self.database, self.session)
+
+    @cached_property
+    def search(self) -> SearchLoader:
+        return SearchLoader(self.database, self.session)

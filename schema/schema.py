@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -13,8 +14,6 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
@@ -26,6 +25,7 @@ from errors import is_internal
 from resolvers import mutation, query
 from schema.connection import MarketConnection
 from schema.extensions.debug_counts import DebugCounts
+from schema.extensions.documents import Documents, ParseOnce
 from schema.extensions.role_check import RoleCheck
 from schema.extensions.validation_codes import ValidationCodes
 from schema.market import Market
@@ -76,6 +76,12 @@ class Mutation:
 
 
 class PolycoolSchema(strawberry.Schema):
+    """Strawberry's schema with its parsed documents (for the view) and our error logging."""
+
+    def __init__(self, documents: Documents, **options: Any) -> None:
+        super().__init__(**options)
+        self.documents = documents
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -95,7 +101,7 @@ class PolycoolSchema(strawberry.Schema):
 
 def build_schema(
     settings: Settings | None = None,
-) -> strawberry.Schema:
+) -> PolycoolSchema:
     """The schema with the deployment's limits; its SDL does not depend on the settings."""
     settings = settings or Settings()
     # The limits' validation rules are made once, here: the validation cache is keyed by the
@@ -106,13 +112,14 @@ def build_schema(
     )
     # Factories, not instances: each request gets its own extension objects (the parser and
     # validation caches still live at module level, keyed by their size).
+    documents = Documents(settings.parser_cache_size, settings.max_tokens)
     extensions: list[Callable[[], SchemaExtension]] = [
         ValidationCodes,
-        # Refused before anything runs: oversized documents, deep nesting, alias floods.
-        partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        # Refused before anything runs: oversized documents (while parsing), deep nesting,
+        # alias floods (validation rules).
+        partial(ParseOnce, documents),
         partial(AddValidationRules, list(rules)),
         # Bounded: a client sending endless distinct documents cannot grow memory.
-        partial(ParserCache, maxsize=settings.parser_cache_size),
         partial(ValidationCache, maxsize=settings.parser_cache_size),
         RoleCheck,
         DebugCounts,
@@ -120,6 +127,7 @@ def build_schema(
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return PolycoolSchema(
+        documents,
         query=Query,
         mutation=Mutation,
         extensions=extensions,

@@ -29,7 +29,7 @@ class PersistedQueryError(Exception):
         self.code = code
 
 
-def _requested_hash(data: GraphQLRequestData) -> str | None:
+def requested_hash(data: GraphQLRequestData) -> str | None:
     persisted = (data.extensions or {}).get("persistedQuery")
     if not isinstance(persisted, dict):
         return None
@@ -41,7 +41,7 @@ def _requested_hash(data: GraphQLRequestData) -> str | None:
 
 async def resolve_persisted(store: CacheStore, data: GraphQLRequestData) -> GraphQLRequestData:
     """The request with its document: looked up by hash, or registered under it."""
-    digest = _requested_hash(data)
+    digest = requested_hash(data)
     if digest is None:
         return data
     key = store.keys.persisted_document(digest)

@@ -3,7 +3,7 @@
 Before, each resolver returning positions had to attach their markets itself, and one that did
 not answered a null market, price, value and P&L with no error. Every way a position reaches
 the bot is asked here for its market and values, which must be the market's own; and however
-many positions one request returns, their markets cost one statement.
+many positions one request returns, their markets cost what one position's market costs.
 """
 
 from __future__ import annotations
@@ -47,17 +47,15 @@ async def test_every_way_to_a_position_carries_its_market(
         user_id,
     )
     assert first is not None
+    document = f"""query($t: ID!, $p: ID!) {{
+        user(telegramId: $t) {{ active: positions(status: ACTIVE) {{ {POSITION} }}
+                                all: positions {{ ...P }} }}
+        position(id: $p) {{ {POSITION} }}
+    }}
+    fragment P on Position {{ {POSITION} }}"""
     async with serving(settings.replace(cache_prefix=unique_prefix())) as http:
         gql = GraphQLClient(http)
-        read = await gql(
-            f"""query($t: ID!, $p: ID!) {{
-                user(telegramId: $t) {{ active: positions(status: ACTIVE) {{ {POSITION} }}
-                                        all: positions {{ ...P }} }}
-                position(id: $p) {{ {POSITION} }}
-            }}
-            fragment P on Position {{ {POSITION} }}""",
-            {"t": telegram_id, "p": str(first["id"])},
-        )
+        read = await gql(document, {"t": telegram_id, "p": str(first["id"])})
         trade = {
             "telegramId": telegram_id, "marketId": first["market_id"], "outcome": first["outcome"],
             "side": "BUY", "shares": "2", "price": "0.5",
@@ -79,5 +77,24 @@ async def test_every_way_to_a_position_carries_its_market(
     assert len(positions) == 4 + 4 + 3
     for position in positions:
         check(position)
-    # The user, the position lists, the position, and one statement for all of their markets.
-    assert read.sql == 4
+
+
+async def test_the_markets_of_many_positions_cost_what_one_costs(
+    settings: Settings, seeded: str, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
+) -> None:
+    document = f"""query($t: ID!) {{
+        user(telegramId: $t) {{ active: positions(status: ACTIVE) {{ {POSITION} }}
+                                all: positions {{ {POSITION} }} }}
+    }}"""
+    costs = {}
+    for count in (1, 12):
+        telegram_id = new_telegram_id()
+        await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), count)
+        async with serving(settings.replace(cache_prefix=unique_prefix())) as http:  # cold
+            answer = await GraphQLClient(http)(document, {"t": telegram_id})
+        assert answer.errors == []
+        assert len(answer.data["user"]["active"]) == count
+        costs[count] = (answer.sql, answer.redis)
+    # The user, both lists in one statement, and every market of both lists in one.
+    assert costs[1] == costs[12]
+    assert costs[1][0] == 3

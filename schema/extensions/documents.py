@@ -1,0 +1,49 @@
+"""Parsed documents, one bounded cache per schema: parsed once, whoever asks first.
+
+The view asks whether a request's operation is a query before anything executes (only
+queries have kept answers, cache/answers.py), and the schema then executes the same document:
+both take it from here, so a document is parsed once per process, not once by each. Bounded
+(PARSER_CACHE_SIZE), so a client sending endless distinct documents cannot grow memory; the
+token limit (MAX_TOKENS) is enforced while parsing, before a large document costs anything.
+Replaces Strawberry's ParserCache and MaxTokensLimiter, whose cache the view cannot reach.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, parse
+from strawberry.extensions import SchemaExtension
+
+
+class Documents:
+    def __init__(self, size: int, max_tokens: int) -> None:
+        self.max_tokens = max_tokens
+        self.parse = lru_cache(maxsize=size)(self._parse)
+
+    def _parse(self, query: str) -> DocumentNode:
+        return parse(query, max_tokens=self.max_tokens)
+
+    def operation_type(self, query: str, operation_name: str | None) -> OperationType | None:
+        """The type of the operation a request runs; None if it would not run (no such
+        operation, or a document that does not parse: the schema says why)."""
+        try:
+            document = self.parse(query)
+        except GraphQLError:
+            return None
+        operation = get_operation_ast(document, operation_name)
+        return None if operation is None else operation.operation
+
+
+class ParseOnce(SchemaExtension):
+    """The schema's parse step, from the shared cache."""
+
+    def __init__(self, documents: Documents) -> None:
+        self.documents = documents
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None:
+            context.graphql_document = self.documents.parse(context.query)
+        yield
