@@ -26,11 +26,11 @@ from app import create_app
 from cache.keys import Scope
 from cache.store import CacheStore
 from settings import Settings
+from tests.cache.races import TIMEOUT, Gate, unguarded_fill, version_creating_fill
 from tests.conftest import GraphQLClient, contract_documents, unique_prefix
 from tests.factories import insert_positions_on_real_markets, insert_user
 
 DOCUMENTS = contract_documents()
-TIMEOUT = 10
 
 
 @asynccontextmanager
@@ -40,22 +40,6 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Starlette, GraphQLC
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield app, GraphQLClient(http)
-
-
-class Gate:
-    """Pauses the first fill of one kind of data until released."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.reached = asyncio.Event()
-        self.release = asyncio.Event()
-        self.used = False
-
-    async def __call__(self, kind: str) -> None:
-        if kind == self.kind and not self.used:
-            self.used = True
-            self.reached.set()
-            await asyncio.wait_for(self.release.wait(), TIMEOUT)
 
 
 async def shares_of(gql: GraphQLClient, telegram_id: str) -> tuple[list[Decimal], int]:
@@ -125,9 +109,7 @@ async def test_control_an_unguarded_fill_would_serve_the_old_value(
     settings: Settings, db: asyncpg.Connection, user: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The same race with a fill that ignores the version it saw: the old value comes back.
-    unguarded = cache.read_through.FILL.replace("elseif current == seen then", "elseif true then")
-    assert unguarded != cache.read_through.FILL
-    monkeypatch.setattr(cache.read_through, "FILL", unguarded)
+    monkeypatch.setattr(cache.read_through, "FILL", unguarded_fill())
     raced, in_database, after = await stale_fill_after_a_write(settings, db, user)
     assert after == raced != in_database
 
@@ -139,11 +121,7 @@ async def test_control_a_fill_that_creates_the_version_over_a_bump_would_serve_t
     # one before the fill. The script creates a missing version only if it is still missing;
     # one that creates it whenever the reader saw none overwrites the bump's token with its own
     # and files the old rows under it.
-    careless = cache.read_through.FILL.replace(
-        "if current == false and seen == '' then", "if seen == '' then"
-    )
-    assert careless != cache.read_through.FILL
-    monkeypatch.setattr(cache.read_through, "FILL", careless)
+    monkeypatch.setattr(cache.read_through, "FILL", version_creating_fill())
     raced, in_database, after = await stale_fill_after_a_write(settings, db, user)
     assert after == raced != in_database
 

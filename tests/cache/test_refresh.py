@@ -22,7 +22,8 @@ import sql
 from cache.read_through import CacheSession
 from loaders.markets import MARKET
 from settings import Settings
-from tests.cache.test_interleaving import Gate, running
+from tests.cache.races import Gate, unguarded_fill
+from tests.cache.test_interleaving import running
 from tests.conftest import GraphQLClient, contract_documents, serving, unique_prefix
 from tests.factories import insert_market, insert_user
 
@@ -133,7 +134,6 @@ async def test_control_an_unguarded_refresh_would_write_them_back(
     new_telegram_id: Callable[[], str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    unguarded = cache.read_through.FILL.replace("elseif current == seen then", "elseif true then")
-    monkeypatch.setattr(cache.read_through, "FILL", unguarded)
+    monkeypatch.setattr(cache.read_through, "FILL", unguarded_fill())
     prices = await refresh_racing_a_price_update(settings, db, new_telegram_id)
     assert prices == [Decimal("0.5"), Decimal("0.5")]
