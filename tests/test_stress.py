@@ -35,15 +35,12 @@ import itertools
 import os
 import random
 import secrets
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import asyncpg
 import graphql
@@ -53,9 +50,9 @@ from redis.asyncio import Redis
 
 from cache.embedded import start_redis
 from cache.keys import KeyNames
-from settings import ROOT
 from tests.conftest import contract_documents, unique_prefix
 from tests.factories import insert_market
+from tests.server_processes import Server, start_server, stop_server, wait_healthy
 
 DURATION = 12.0  # seconds of writing and reading
 WRITERS = 4  # one user and two markets each
@@ -64,7 +61,6 @@ MAX_MUTATIONS_PER_WRITER = 400
 MAX_READS_PER_READER = 4000
 RACE_WINDOW = 0.03  # seconds: reads of a writer's entities sent while its mutation runs
 HTTP_TIMEOUT = 5.0
-START_TIMEOUT = 30.0
 MIN_CACHE_ONLY_SHARE = 0.3  # of all reads: below this the run proves little about the cache
 # The servers' Redis timeout: one no load makes Redis miss, so the steady run is about races
 # alone (a timeout there is an outage, which the paused run is for), and long enough for a
@@ -97,74 +93,6 @@ OPERATIONS = contract_operations()
 
 
 # --- The two server processes ---------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    log_file: IO[bytes]
-
-    def log_tail(self, lines: int = 40) -> str:
-        self.log_file.flush()
-        text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
-        header = f"--- server {self.name} ({self.url}), last {len(text)} log lines ---"
-        return "\n".join([header, *text])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_server(name: str, env: dict[str, str], log_dir: Path) -> Server:
-    port = free_port()
-    log_path = log_dir / f"server-{name}.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "serve"],
-        cwd=ROOT,
-        env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    return Server(name, f"http://127.0.0.1:{port}", process, log_path, log_file)
-
-
-def wait_healthy(servers: list[Server]) -> None:
-    """Until GET /healthz answers on every server (uvicorn answers once the lifespan is done)."""
-    deadline = time.monotonic() + START_TIMEOUT
-    waiting = list(servers)
-    with httpx.Client(timeout=1.0) as http:
-        while waiting:
-            server = waiting[0]
-            if server.process.poll() is not None:
-                pytest.fail(f"server {server.name} exited at start\n{server.log_tail()}")
-            try:
-                if http.get(server.url + "/healthz").status_code == 200:
-                    waiting.pop(0)
-                    continue
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server {server.name} not healthy in {START_TIMEOUT:.0f}s\n"
-                            f"{server.log_tail()}")  # fmt: skip
-            time.sleep(0.1)
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=10)
-    server.log_file.close()
 
 
 @pytest.fixture

@@ -66,6 +66,16 @@ async def buy(gql: GraphQLClient, db: asyncpg.Connection, telegram_id: str) -> A
     return answer
 
 
+async def shares_in_database(db: asyncpg.Connection, telegram_id: str) -> list[Decimal]:
+    """The user's ACTIVE shares as PostgreSQL holds them, in the order shares_of gives them."""
+    rows = await db.fetch(
+        "SELECT shares FROM position p JOIN app_user u ON u.id = p.user_id "
+        "WHERE u.telegram_id = $1 AND status = 'ACTIVE'",
+        int(telegram_id),
+    )
+    return sorted(row["shares"] for row in rows)
+
+
 @pytest.fixture
 async def user(seeded: str, db: asyncpg.Connection, new_telegram_id: Callable[[], str]) -> str:
     telegram_id = new_telegram_id()
@@ -86,15 +96,7 @@ async def stale_fill_after_a_write(
         gate.release.set()
         raced, _ = await asyncio.wait_for(reader, TIMEOUT)
         after, _ = await shares_of(gql, user)
-    in_database = sorted(
-        r["shares"]
-        for r in await db.fetch(
-            "SELECT shares FROM position p JOIN app_user u ON u.id = p.user_id "
-            "WHERE u.telegram_id = $1 AND status = 'ACTIVE'",
-            int(user),
-        )
-    )
-    return raced, in_database, after
+    return raced, await shares_in_database(db, user), after
 
 
 async def test_a_fill_after_the_bump_is_dropped(
