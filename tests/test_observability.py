@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from settings import Settings
 from tests.conftest import GraphQLClient, contract_documents, serving, unique_prefix
 from tests.factories import insert_positions_on_real_markets, insert_user
-from tests.test_stress import start_server, stop_server, wait_healthy
+from tests.server_processes import start_server, stop_server, wait_healthy
 
 DOCUMENTS = contract_documents()
 

@@ -22,7 +22,10 @@ test's own), so a server's fills time out, it steps aside, a mutation's invalida
 and must be made good by moving the cache epoch. Reads are checked there only once the pause
 has settled (over, and the servers' retry delay passed, with margin): a process cut off from
 Redis may leave the others serving what its writes made stale until it reconnects
-(cache/store.py says so); after that, nothing stale may remain.
+(cache/store.py says so); after that, nothing stale may remain. A pause that did not take
+effect would leave those checks passing, so the run also asserts that each one did: the
+paused server stepped aside (its Redis errors rose), lost the invalidation of the mutation it
+ran meanwhile, and the cache epoch in Redis moved before the pause settled.
 """
 
 from __future__ import annotations
@@ -32,15 +35,12 @@ import itertools
 import os
 import random
 import secrets
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import asyncpg
 import graphql
@@ -49,9 +49,10 @@ import pytest
 from redis.asyncio import Redis
 
 from cache.embedded import start_redis
-from settings import ROOT
+from cache.keys import KeyNames
 from tests.conftest import contract_documents, unique_prefix
 from tests.factories import insert_market
+from tests.server_processes import Server, start_server, stop_server, wait_healthy
 
 DURATION = 12.0  # seconds of writing and reading
 WRITERS = 4  # one user and two markets each
@@ -60,7 +61,6 @@ MAX_MUTATIONS_PER_WRITER = 400
 MAX_READS_PER_READER = 4000
 RACE_WINDOW = 0.03  # seconds: reads of a writer's entities sent while its mutation runs
 HTTP_TIMEOUT = 5.0
-START_TIMEOUT = 30.0
 MIN_CACHE_ONLY_SHARE = 0.3  # of all reads: below this the run proves little about the cache
 # The servers' Redis timeout: one no load makes Redis miss, so the steady run is about races
 # alone (a timeout there is an outage, which the paused run is for), and long enough for a
@@ -70,7 +70,10 @@ RETRY_AFTER = 1.0  # the servers' REDIS_RETRY_AFTER
 PAUSE_EVERY = 0.5  # seconds of calm before each pause of Redis's writes
 SETTLE = RETRY_AFTER + 0.5  # seconds after a pause before reads are checked again
 FILLS_PER_PAUSE = 6  # markets first read during a pause, one per waiting fill
-MAX_PAUSES = 3
+# Pauses of the paused run, each carried out whatever the time left: the run asserts that each
+# one took effect, so a run without them fails.
+PAUSES = 2
+EPOCH_WAIT = 10.0  # seconds a settling pause waits for the epoch to move before it gives up
 
 OUTCOMES = ("Yes", "No")
 LOWEST, HIGHEST = Decimal("0.02"), Decimal("0.98")  # market prices stay inside, levels outside
@@ -92,74 +95,6 @@ OPERATIONS = contract_operations()
 # --- The two server processes ---------------------------------------------------------------
 
 
-@dataclass
-class Server:
-    name: str
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    log_file: IO[bytes]
-
-    def log_tail(self, lines: int = 40) -> str:
-        self.log_file.flush()
-        text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
-        header = f"--- server {self.name} ({self.url}), last {len(text)} log lines ---"
-        return "\n".join([header, *text])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def start_server(name: str, env: dict[str, str], log_dir: Path) -> Server:
-    port = free_port()
-    log_path = log_dir / f"server-{name}.log"
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "app.py", "serve"],
-        cwd=ROOT,
-        env={**env, "HOST": "127.0.0.1", "PORT": str(port)},
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
-    return Server(name, f"http://127.0.0.1:{port}", process, log_path, log_file)
-
-
-def wait_healthy(servers: list[Server]) -> None:
-    """Until GET /healthz answers on every server (uvicorn answers once the lifespan is done)."""
-    deadline = time.monotonic() + START_TIMEOUT
-    waiting = list(servers)
-    with httpx.Client(timeout=1.0) as http:
-        while waiting:
-            server = waiting[0]
-            if server.process.poll() is not None:
-                pytest.fail(f"server {server.name} exited at start\n{server.log_tail()}")
-            try:
-                if http.get(server.url + "/healthz").status_code == 200:
-                    waiting.pop(0)
-                    continue
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server {server.name} not healthy in {START_TIMEOUT:.0f}s\n"
-                            f"{server.log_tail()}")  # fmt: skip
-            time.sleep(0.1)
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
-        server.process.terminate()
-        try:
-            server.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.process.kill()
-            server.process.wait(timeout=10)
-    server.log_file.close()
-
-
 @pytest.fixture
 def cache_url(pauses: bool, redis_url: str, tmp_path: Path) -> Iterator[str]:
     """The session's Redis; for pauses a private embedded one (a pause holds every client)."""
@@ -172,14 +107,21 @@ def cache_url(pauses: bool, redis_url: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def servers(database_url: str, cache_url: str, tmp_path: Path) -> Iterator[list[Server]]:
+def cache_prefix() -> str:
+    return unique_prefix()
+
+
+@pytest.fixture
+def servers(
+    database_url: str, cache_url: str, cache_prefix: str, tmp_path: Path
+) -> Iterator[list[Server]]:
     """Two `app.py serve` processes on one database and one Redis, sharing a fresh key prefix."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": cache_url,
         "APP_ENV": "test",  # X-Debug-Counts answers outside production only
-        "CACHE_PREFIX": unique_prefix(),
+        "CACHE_PREFIX": cache_prefix,
         "CACHE_WARM_MARKETS": "50",
         "REDIS_TIMEOUT": str(REDIS_TIMEOUT),
         "REDIS_RETRY_AFTER": str(RETRY_AFTER),
@@ -536,12 +478,34 @@ def plan_mutation(group: Group, rng: random.Random) -> tuple[str, dict[str, Any]
 # --- Redis pauses ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PauseRecord:
+    """What one pause did to the server it was aimed at."""
+
+    server: str
+    stepped_aside: bool  # the server's Redis error count rose while Redis was paused
+    lost: float  # invalidations the server counted as lost during the pause
+    epoch_moved: bool  # the cache epoch in Redis changed before the pause settled
+
+    def problems(self) -> list[str]:
+        return [
+            f"pause of server {self.server}: {problem}"
+            for problem, happened in (
+                ("the server never stepped aside", self.stepped_aside),
+                ("no invalidation was lost", self.lost >= 1),
+                ("the cache epoch did not move", self.epoch_moved),
+            )
+            if not happened
+        ]
+
+
 @dataclass
 class Outages:
     """The pauses so far; reads are checked only when none is under way or settling."""
 
     begun: int = 0
     settled: asyncio.Event = field(default_factory=asyncio.Event)
+    records: list[PauseRecord] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.settled.set()
@@ -554,6 +518,22 @@ class Outages:
 async def redis_errors(api: Api) -> float:
     """How many Redis commands of this server failed so far (each one made it step aside)."""
     return metric_total((await api.http.get("/metrics")).text, "polycool_redis_errors_total")
+
+
+async def lost_invalidations(api: Api) -> float:
+    """How many of this server's version bumps could not reach Redis so far."""
+    text = (await api.http.get("/metrics")).text
+    return metric_total(text, "polycool_cache_lost_invalidations_total")
+
+
+async def epoch_moved(redis: Redis, key: str, before: bytes | str | None) -> bool:
+    """Whether the cache epoch differs from `before`, waiting up to EPOCH_WAIT for it. The
+    paused server moves it once Redis answers again and its retry delay has passed."""
+    for _ in range(int(EPOCH_WAIT / 0.05)):
+        if await redis.get(key) != before:
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 # --- The tasks -------------------------------------------------------------------------------
@@ -700,10 +680,11 @@ async def pause(
     fresh_markets: Iterator[str],
     run: Run,
     redis: Redis,
+    epoch_key: str,
     rng: random.Random,
-    deadline: float,
 ) -> None:
-    """Every PAUSE_EVERY seconds, pauses Redis's writes and writes through the pause.
+    """PAUSES times, after PAUSE_EVERY seconds of calm, pauses Redis's writes and writes
+    through the pause; what each pause did is recorded in `run.outages.records`.
 
     What a slow Redis makes possible, made certain on one server. CLIENT PAUSE WRITE holds
     scripts and SETs (the servers' fills and invalidations), not reads. Reads of markets never
@@ -716,10 +697,7 @@ async def pause(
     and hide whether this one was made good.
     """
     outages = run.outages
-    cycle = PAUSE_EVERY + REDIS_TIMEOUT + 1.0 + SETTLE
-    for number in range(MAX_PAUSES):
-        if time.monotonic() + cycle > deadline:
-            return
+    for number in range(PAUSES):
         await asyncio.sleep(PAUSE_EVERY)
         api, other = run.apis[number % 2], run.apis[(number + 1) % 2]
         outages.settled.clear()
@@ -727,9 +705,12 @@ async def pause(
             if not any(writer.in_flight for writer in writers):
                 break
             await asyncio.sleep(0.02)
-        errors = await redis_errors(api)
+        errors, lost = await redis_errors(api), await lost_invalidations(api)
+        epoch = await redis.get(epoch_key)
         outages.begun += 1
-        await redis.client_pause(int(2 * cycle * 1000), all=False)  # WRITE: writes only
+        # WRITE: writes only. Ended below, once the mutation has returned; the limit only
+        # bounds a pause whose test died meanwhile.
+        await redis.client_pause(int(2 * (REDIS_TIMEOUT + HTTP_TIMEOUT) * 1000), all=False)
         try:
             # The first fill times out; the others are sent in time to be waiting before it
             # does (each read runs its SQL first), so they still wait when the mutation has
@@ -740,8 +721,10 @@ async def pause(
             fills = asyncio.gather(
                 *(read_market_later(api, next(fresh_markets), delay) for delay in delays)
             )
+            stepped_aside = False
             for _ in range(int(2 * REDIS_TIMEOUT / 0.02)):  # until the server steps aside
-                if await redis_errors(api) > errors:
+                stepped_aside = await redis_errors(api) > errors
+                if stepped_aside:
                     break
                 await asyncio.sleep(0.02)
             before = group.snapshot
@@ -750,8 +733,11 @@ async def pause(
             group.in_flight = False
         finally:
             await redis.client_unpause()
+        lost = await lost_invalidations(api) - lost
         await fills
         await asyncio.sleep(SETTLE)
+        moved = await epoch_moved(redis, epoch_key, epoch)
+        outages.records.append(PauseRecord(api.name, stepped_aside, lost, moved))
         outages.settled.set()
         if not written:
             return
@@ -854,6 +840,7 @@ async def test_every_read_after_a_mutation_sees_it_on_both_servers(
     servers: list[Server],
     database_url: str,
     cache_url: str,
+    cache_prefix: str,
     db: asyncpg.Connection,
     made_markets: list[str],
     new_telegram_id: Callable[[], str],
@@ -881,7 +868,7 @@ async def test_every_read_after_a_mutation_sees_it_on_both_servers(
             writers, paused = groups[:WRITERS], groups[WRITERS:]
             fresh = [
                 await new_market(db, made_markets, Decimal("0.5"))
-                for _ in range(FILLS_PER_PAUSE * MAX_PAUSES * pauses)
+                for _ in range(FILLS_PER_PAUSE * PAUSES * pauses)
             ]
             for group in paused:  # cached on both servers, so a stale entry would show
                 await check_group(group, run, group.snapshot, run.apis, rng, "pause writer")
@@ -892,8 +879,8 @@ async def test_every_read_after_a_mutation_sees_it_on_both_servers(
                     *(write(g, run, random.Random(rng.random()), deadline) for g in writers),
                     *(read(n, groups, run, random.Random(rng.random()), deadline)
                       for n in range(READERS)),
-                    *(pause(g, writers, iter(fresh), run, redis, random.Random(rng.random()),
-                            deadline) for g in paused),
+                    *(pause(g, writers, iter(fresh), run, redis, KeyNames(cache_prefix).epoch,
+                            random.Random(rng.random())) for g in paused),
                 )  # fmt: skip
             metrics = [(await api.http.get("/metrics")).text for api in run.apis]
         lost = [metric_total(m, "polycool_cache_lost_invalidations_total") for m in metrics]
@@ -907,6 +894,11 @@ async def test_every_read_after_a_mutation_sees_it_on_both_servers(
             f"{tally.cache_only_reads} cache-only reads ({share:.0%}); {outages.begun} pauses, "
             f"lost invalidations A/B {lost[0]:.0f}/{lost[1]:.0f}, "
             f"Redis errors A/B {failures[0]:.0f}/{failures[1]:.0f}"
+            + "".join(
+                f"; pause of {r.server}: stepped aside {r.stepped_aside}, lost {r.lost:.0f}, "
+                f"epoch moved {r.epoch_moved}"
+                for r in outages.records
+            )
         )
         with capsys.disabled():
             print("\n" + summary)
@@ -918,6 +910,12 @@ async def test_every_read_after_a_mutation_sees_it_on_both_servers(
         assert tally.mutations >= (1 if pauses else 3) * WRITERS, summary
         assert tally.checked_reads >= tally.mutations, summary  # >= 4 after each burst of <= 3
         assert share > MIN_CACHE_ONLY_SHARE, f"the cache served too few reads: {summary}"
+        if pauses:
+            # Otherwise the run above proves nothing about outages: every pause planned began,
+            # and each one made its server step aside, lose an invalidation, and move the epoch.
+            assert outages.begun == len(outages.records) == PAUSES, summary
+            problems = [problem for record in outages.records for problem in record.problems()]
+            assert not problems, "; ".join(problems) + f"\n{summary}"
     except BaseException:
         with capsys.disabled():
             print("\n" + "\n".join(server.log_tail() for server in servers))

@@ -1,4 +1,5 @@
-"""Redis servers the cache tests own: one to stop and restart, three to form a Redis Cluster.
+"""Redis servers the cache tests own: one to stop and restart, three to form a Redis Cluster;
+and a link to a Redis that a test can cut for one app alone.
 
 Each is a `redis-server` process on 127.0.0.1 and a free port, with its files in a folder of the
 test's, persisting nothing (`--save "" --appendonly no`): a restarted server comes back empty,
@@ -11,14 +12,16 @@ managers stop every process they started, even when the test fails.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 
@@ -251,3 +254,86 @@ def running_cluster(folder: Path) -> Iterator[ClusterOfThree]:
     finally:
         for node in nodes:
             node.stop()
+
+
+@dataclass
+class RedisLink:
+    """A TCP forwarder in front of a Redis, for one app: `cut` closes every connection through
+    it and every new one on arrival, so that app's commands fail at once (no timeout to wait
+    out) while other apps on the same Redis go on; `restore` forwards again. Runs on the test's
+    event loop, so it serves apps running in the test's process."""
+
+    target: str  # redis://host:port, or unix:///path for the embedded Redis
+    cut_off: bool = False
+    _server: asyncio.Server | None = None
+    _open: set[asyncio.StreamWriter] = field(default_factory=set)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return f"redis://127.0.0.1:{port}"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self.cut()
+            await asyncio.gather(*self._handlers, return_exceptions=True)
+            await self._server.wait_closed()
+
+    def cut(self) -> None:
+        self.cut_off = True
+        for writer in list(self._open):
+            writer.close()
+
+    def restore(self) -> None:
+        self.cut_off = False
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut_off:
+            writer.close()
+            return
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        target = urlsplit(self.target)
+        try:
+            if target.scheme == "unix":
+                upstream_reader, upstream = await asyncio.open_unix_connection(target.path)
+            else:
+                upstream_reader, upstream = await asyncio.open_connection(
+                    target.hostname, target.port or 6379
+                )
+        except OSError:
+            writer.close()
+            self._handlers.discard(handler)
+            return
+        self._open |= {writer, upstream}
+        both_ways = (self._pipe(reader, upstream), self._pipe(upstream_reader, writer))
+        await asyncio.gather(*both_ways, return_exceptions=True)
+        self._handlers.discard(handler)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            # One side gone (or cut): close the other, so the app sees a dead connection.
+            writer.close()
+            self._open.discard(writer)
+
+
+@asynccontextmanager
+async def linked(target: str) -> AsyncIterator[RedisLink]:
+    """A RedisLink to `target` for the block; every connection through it closed afterwards."""
+    link = RedisLink(target)
+    await link.start()
+    try:
+        yield link
+    finally:
+        await link.close()

@@ -21,11 +21,20 @@ import orjson
 import pytest
 
 import cache.answers
+from cache.answers import Answers
+from cache.read_through import CacheSession, Reads
 from settings import Settings
-from tests.cache.test_interleaving import stale_fill_after_a_write
+from tests.cache.races import TIMEOUT, Gate, unchecked_find
+from tests.cache.test_interleaving import (
+    buy,
+    running,
+    shares_in_database,
+    shares_of,
+    stale_fill_after_a_write,
+)
 from tests.cache.test_invalidation import Lookups
 from tests.conftest import contract_documents, serving, unique_prefix
-from tests.factories import insert_positions_on_real_markets, insert_user
+from tests.factories import insert_market, insert_positions_on_real_markets, insert_user
 
 DOCUMENTS = contract_documents()
 
@@ -140,19 +149,70 @@ async def test_a_persisted_query_sent_by_hash_finds_the_answer(
     assert counted.delta("answer") == {"hit": 1, "miss": 0}
 
 
-async def test_an_answer_lives_no_longer_than_the_shortest_ttl_it_read(
-    settings: Settings, seeded: str, holder: str
-) -> None:
-    # Prices are the shortest class; a price nobody bumped still stops being served on time.
-    changed = settings.replace(cache_prefix=unique_prefix(), ttl_prices=0.4)
+def keeping_with(monkeypatch: pytest.MonkeyPatch, change: Callable[[Reads], None]) -> None:
+    """Answers kept as if what they read were `change`d first: a control's protection out."""
+    real_keep = Answers.keep
+
+    async def keep(self: Answers, session: CacheSession, key: str, body: bytes) -> None:
+        change(session.reads)
+        await real_keep(self, session, key, body)
+
+    monkeypatch.setattr(Answers, "keep", keep)
+
+
+PRICES_TTL = 0.4
+
+
+async def portfolio_past_the_price_ttl(settings: Settings, holder: str) -> dict[str, float]:
+    """The answer lookups of a Portfolio repeated once the prices it read have expired."""
+    changed = settings.replace(cache_prefix=unique_prefix(), ttl_prices=PRICES_TTL)
     async with serving(changed) as http:
         await post(http, "Portfolio", {"telegramId": holder})
         counted = Lookups("answer")
         await post(http, "Portfolio", {"telegramId": holder})
         assert counted.delta("answer") == {"hit": 1, "miss": 0}
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(PRICES_TTL + 0.2)
+        counted = Lookups("answer")
         await post(http, "Portfolio", {"telegramId": holder})
-        assert counted.delta("answer") == {"hit": 1, "miss": 1}
+        return counted.delta("answer")
+
+
+async def test_an_answer_lives_no_longer_than_the_shortest_ttl_it_read(
+    settings: Settings, seeded: str, holder: str
+) -> None:
+    # Prices are the shortest class; a price nobody bumped still stops being served on time.
+    assert await portfolio_past_the_price_ttl(settings, holder) == {"hit": 0, "miss": 1}
+
+
+async def test_control_an_answer_kept_past_what_it_read_is_served_after_it_expired(
+    settings: Settings, seeded: str, holder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kept for an hour, whatever it read: its versions still hold, so it is served.
+    keeping_with(monkeypatch, lambda reads: setattr(reads, "ttl", 3600.0))
+    assert await portfolio_past_the_price_ttl(settings, holder) == {"hit": 1, "miss": 0}
+
+
+LISTS_TTL = 0.8
+
+
+async def trending_past_the_lists_life(settings: Settings) -> dict[str, float]:
+    """The answer lookups of a trending page kept when its list had 0.3 s left, looked up
+    again once the list has expired."""
+    changed = settings.replace(cache_prefix=unique_prefix(), ttl_market_lists=LISTS_TTL)
+    ids = "{ trendingMarkets(first: 5) { edges { node { id } } } }"
+    more = "{ trendingMarkets(first: 5) { edges { node { id title } } } }"
+    async with serving(changed) as http:
+        await http.post("/graphql", json={"query": ids})  # fills the list
+        await asyncio.sleep(LISTS_TTL - 0.3)
+        counted = Lookups("answer", "trending")
+        await http.post("/graphql", json={"query": more})
+        assert counted.delta("trending") == {"hit": 1, "miss": 0}
+        await http.post("/graphql", json={"query": more})
+        assert counted.delta("answer") == {"hit": 1, "miss": 1}  # kept, for what is left
+        await asyncio.sleep(0.4)
+        counted = Lookups("answer")
+        await http.post("/graphql", json={"query": more})
+        return counted.delta("answer")
 
 
 async def test_a_list_no_write_retires_bounds_the_answer_by_its_remaining_life(
@@ -160,20 +220,16 @@ async def test_a_list_no_write_retires_bounds_the_answer_by_its_remaining_life(
 ) -> None:
     # The trending list is TTL-only: an answer read from it must not outlive it. Two documents
     # reading the same page: the second finds the list with 0.3 s left and keeps its answer.
-    changed = settings.replace(cache_prefix=unique_prefix(), ttl_market_lists=0.8)
-    ids = "{ trendingMarkets(first: 5) { edges { node { id } } } }"
-    more = "{ trendingMarkets(first: 5) { edges { node { id title } } } }"
-    async with serving(changed) as http:
-        await http.post("/graphql", json={"query": ids})  # fills the list
-        await asyncio.sleep(0.5)
-        counted = Lookups("answer", "trending")
-        await http.post("/graphql", json={"query": more})
-        assert counted.delta("trending") == {"hit": 1, "miss": 0}
-        await http.post("/graphql", json={"query": more})
-        assert counted.delta("answer") == {"hit": 1, "miss": 1}  # kept, for what is left
-        await asyncio.sleep(0.4)
-        await http.post("/graphql", json={"query": more})
-        assert counted.delta("answer") == {"hit": 1, "miss": 2}
+    assert await trending_past_the_lists_life(settings) == {"hit": 0, "miss": 1}
+
+
+async def test_control_an_answer_kept_for_the_lists_whole_ttl_outlives_the_list(
+    settings: Settings, seeded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kept for the lists' TTL class, as if the list it read were fresh: served after the list
+    # it rests on has expired, and no write would ever retire it.
+    keeping_with(monkeypatch, lambda reads: setattr(reads, "ttl", LISTS_TTL))
+    assert await trending_past_the_lists_life(settings) == {"hit": 1, "miss": 0}
 
 
 async def test_control_an_answer_kept_without_its_versions_would_be_served_stale(
@@ -189,9 +245,7 @@ async def test_control_an_answer_kept_without_its_versions_would_be_served_stale
     user = new_telegram_id()
     await insert_positions_on_real_markets(db, await insert_user(db, user), 2)
 
-    unchecked = cache.answers.FIND.replace("~= tokens[i] then", "~= tokens[i] and false then")
-    assert unchecked != cache.answers.FIND
-    monkeypatch.setattr(cache.answers, "FIND", unchecked)
+    monkeypatch.setattr(cache.answers, "FIND", unchecked_find())
     raced, in_database, after = await stale_fill_after_a_write(settings, db, user)
     assert after == raced != in_database
     assert all(isinstance(shares, Decimal) for shares in after)
@@ -209,3 +263,90 @@ async def test_identical_requests_at_once_execute_the_answer_once(
     answers = await asyncio.gather(*(portfolio() for _ in range(6)))
     assert sum(sql for sql, _ in answers) == 3  # one execution: user, positions, markets
     assert len({data for _, data in answers}) == 1
+
+
+async def waiter_that_began_after_a_trade(
+    settings: Settings, db: asyncpg.Connection, user: str
+) -> tuple[list[Decimal], list[Decimal], list[Decimal]]:
+    """(What a Portfolio that read before a trade got, what is in the database, and what an
+    identical Portfolio got that began after the trade returned and waited for the first.)"""
+    async with running(settings) as (app, gql):
+        gate = Gate("user_positions")
+        app.state.cache.before_fill = gate
+        leader = asyncio.create_task(shares_of(gql, user))
+        await asyncio.wait_for(gate.reached.wait(), TIMEOUT)  # its SQL ran; its fill waits
+        await buy(gql, db, user)  # committed, bumped, returned
+        looked_up = Lookups("answer")
+        waiter = asyncio.create_task(shares_of(gql, user))
+        # Its look-up misses (the leader has kept nothing yet); it then waits for the leader
+        # before it yields again, so once its miss is counted it is waiting.
+        async with asyncio.timeout(TIMEOUT):
+            while looked_up.delta("answer")["miss"] < 1:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
+        gate.release.set()
+        raced, _ = await asyncio.wait_for(leader, TIMEOUT)
+        waited, _ = await asyncio.wait_for(waiter, TIMEOUT)
+    return raced, await shares_in_database(db, user), waited
+
+
+async def test_a_request_waiting_for_an_identical_one_checks_its_answer_again(
+    settings: Settings, seeded: str, db: asyncpg.Connection, holder: str
+) -> None:
+    raced, in_database, waited = await waiter_that_began_after_a_trade(settings, db, holder)
+    assert raced != in_database  # the leader read before the trade, as intended
+    assert waited == in_database
+
+
+async def test_control_a_waiter_taking_the_leaders_answer_unchecked_gets_the_old_value(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    holder: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The waiter's second look-up is what checks the leader's answer against the trade's bump.
+    monkeypatch.setattr(cache.answers, "FIND", unchecked_find())
+    raced, in_database, waited = await waiter_that_began_after_a_trade(settings, db, holder)
+    assert waited == raced != in_database
+
+
+async def market_for_a_token_that_appears(
+    http: httpx.AsyncClient, db: asyncpg.Connection
+) -> tuple[Any, Any, str]:
+    """marketByToken for a token no market has, then again once a market holds it; and that
+    market. The token is set in PostgreSQL, as loading markets does: no write of the service
+    changes tokens, so nothing bumps a version."""
+    market_id = await insert_market(db, outcomes=["Yes", "No"], prices=None)
+    token = f"appearing-{market_id}"
+
+    async def market() -> Any:
+        answer = (await post(http, "MarketByToken", {"tokenId": token})).json()
+        return answer["data"]["marketByToken"]
+
+    before = await market()
+    await db.execute(
+        # One token per outcome: the No outcome's token becomes the one asked for.
+        "UPDATE market SET clob_token_ids[2] = $2 WHERE id = $1",
+        market_id,
+        token,
+    )
+    return before, await market(), market_id
+
+
+async def test_an_answer_resting_on_something_absent_and_unversioned_is_not_kept(
+    http: httpx.AsyncClient, db: asyncpg.Connection
+) -> None:
+    before, after, market_id = await market_for_a_token_that_appears(http, db)
+    assert before is None
+    assert after is not None  # found at once: the null was not kept
+    assert after["id"] == market_id
+
+
+async def test_control_such_an_answer_kept_hides_what_appeared(
+    http: httpx.AsyncClient, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Kept as if its reads could be checked: nothing would tell it that the token appeared.
+    keeping_with(monkeypatch, lambda reads: setattr(reads, "complete", True))
+    before, after, _ = await market_for_a_token_that_appears(http, db)
+    assert before is None
+    assert after is None

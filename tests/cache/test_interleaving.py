@@ -4,7 +4,8 @@ A reader misses, reads PostgreSQL, and pauses before its fill (the store's befor
 while a mutation commits. Either the mutation's version bump lands before the fill (the fill
 script sees the version moved and drops it), or the fill lands between the commit and the
 bump (the bump then retires it). In both, every read after the mutation returned sees it.
-A control run with an unguarded fill shows the first test can fail.
+Controls show each test can fail: with the fill unguarded, or a bump that moves nothing, the
+old value comes back.
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from app import create_app
 from cache.keys import Scope
 from cache.store import CacheStore
 from settings import Settings
+from tests.cache.races import TIMEOUT, Gate, unguarded_fill, version_creating_fill
 from tests.conftest import GraphQLClient, contract_documents, unique_prefix
 from tests.factories import insert_positions_on_real_markets, insert_user
 
 DOCUMENTS = contract_documents()
-TIMEOUT = 10
 
 
 @asynccontextmanager
@@ -39,22 +40,6 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Starlette, GraphQLC
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
             yield app, GraphQLClient(http)
-
-
-class Gate:
-    """Pauses the first fill of one kind of data until released."""
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.reached = asyncio.Event()
-        self.release = asyncio.Event()
-        self.used = False
-
-    async def __call__(self, kind: str) -> None:
-        if kind == self.kind and not self.used:
-            self.used = True
-            self.reached.set()
-            await asyncio.wait_for(self.release.wait(), TIMEOUT)
 
 
 async def shares_of(gql: GraphQLClient, telegram_id: str) -> tuple[list[Decimal], int]:
@@ -81,6 +66,16 @@ async def buy(gql: GraphQLClient, db: asyncpg.Connection, telegram_id: str) -> A
     return answer
 
 
+async def shares_in_database(db: asyncpg.Connection, telegram_id: str) -> list[Decimal]:
+    """The user's ACTIVE shares as PostgreSQL holds them, in the order shares_of gives them."""
+    rows = await db.fetch(
+        "SELECT shares FROM position p JOIN app_user u ON u.id = p.user_id "
+        "WHERE u.telegram_id = $1 AND status = 'ACTIVE'",
+        int(telegram_id),
+    )
+    return sorted(row["shares"] for row in rows)
+
+
 @pytest.fixture
 async def user(seeded: str, db: asyncpg.Connection, new_telegram_id: Callable[[], str]) -> str:
     telegram_id = new_telegram_id()
@@ -101,15 +96,7 @@ async def stale_fill_after_a_write(
         gate.release.set()
         raced, _ = await asyncio.wait_for(reader, TIMEOUT)
         after, _ = await shares_of(gql, user)
-    in_database = sorted(
-        r["shares"]
-        for r in await db.fetch(
-            "SELECT shares FROM position p JOIN app_user u ON u.id = p.user_id "
-            "WHERE u.telegram_id = $1 AND status = 'ACTIVE'",
-            int(user),
-        )
-    )
-    return raced, in_database, after
+    return raced, await shares_in_database(db, user), after
 
 
 async def test_a_fill_after_the_bump_is_dropped(
@@ -124,16 +111,34 @@ async def test_control_an_unguarded_fill_would_serve_the_old_value(
     settings: Settings, db: asyncpg.Connection, user: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The same race with a fill that ignores the version it saw: the old value comes back.
-    unguarded = cache.read_through.FILL.replace("elseif current == seen then", "elseif true then")
-    assert unguarded != cache.read_through.FILL
-    monkeypatch.setattr(cache.read_through, "FILL", unguarded)
+    monkeypatch.setattr(cache.read_through, "FILL", unguarded_fill())
     raced, in_database, after = await stale_fill_after_a_write(settings, db, user)
     assert after == raced != in_database
 
 
-async def test_a_fill_between_commit_and_bump_is_retired_by_the_bump(
+async def test_control_a_fill_that_creates_the_version_over_a_bump_would_serve_the_old_value(
     settings: Settings, db: asyncpg.Connection, user: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The reader above started on a cold cache: it saw no version, and the trade's bump created
+    # one before the fill. The script creates a missing version only if it is still missing;
+    # one that creates it whenever the reader saw none overwrites the bump's token with its own
+    # and files the old rows under it.
+    monkeypatch.setattr(cache.read_through, "FILL", version_creating_fill())
+    raced, in_database, after = await stale_fill_after_a_write(settings, db, user)
+    assert after == raced != in_database
+
+
+async def fill_between_commit_and_bump(
+    settings: Settings,
+    db: asyncpg.Connection,
+    user: str,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    bump: bool,
+) -> tuple[list[Decimal], list[Decimal], int]:
+    """A reader's stale fill lands after a trade committed and before its bump; then the
+    mutation returns. (What the racing reader got, what a read after the return gets, and
+    that read's SQL statements.) With `bump` False the trade's bump moves nothing."""
     committed = asyncio.Event()
     bump_may_go = asyncio.Event()
     real_bump = CacheStore.bump
@@ -143,7 +148,8 @@ async def test_a_fill_between_commit_and_bump_is_retired_by_the_bump(
         if wanted:
             committed.set()
             await asyncio.wait_for(bump_may_go.wait(), TIMEOUT)
-        await real_bump(self, wanted)
+        if bump:
+            await real_bump(self, wanted)
 
     monkeypatch.setattr(CacheStore, "bump", slow_bump)
     async with running(settings) as (app, gql):
@@ -156,11 +162,33 @@ async def test_a_fill_between_commit_and_bump_is_retired_by_the_bump(
         gate.release.set()
         raced, _ = await asyncio.wait_for(reader, TIMEOUT)  # its stale fill went in
         cached, sql = await shares_of(gql, user)
-        assert cached == raced  # before the mutation returned, the old value may be served
+        # Before the mutation returned, the old value may be served: the stale fill is there.
+        assert cached == raced
         assert sql == 0
         bump_may_go.set()
         await asyncio.wait_for(writer, TIMEOUT)  # the mutation has returned
         after, sql = await shares_of(gql, user)
+    return raced, after, sql
+
+
+async def test_a_fill_between_commit_and_bump_is_retired_by_the_bump(
+    settings: Settings, db: asyncpg.Connection, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raced, after, sql = await fill_between_commit_and_bump(
+        settings, db, user, monkeypatch, bump=True
+    )
     assert after != raced
     assert sum(after) == sum(raced) + 7
     assert sql == 1  # the stale entry was retired: the positions were read again
+
+
+async def test_control_without_the_bump_the_fill_between_commit_and_bump_is_served(
+    settings: Settings, db: asyncpg.Connection, user: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same interleaving with a bump that moves nothing for this trade: the fill the reader
+    # made between the commit and the bump is served after the mutation returned.
+    raced, after, sql = await fill_between_commit_and_bump(
+        settings, db, user, monkeypatch, bump=False
+    )
+    assert after == raced
+    assert sql == 0

@@ -3,12 +3,14 @@
 Each test starts from an empty cache (an app with a key prefix of its own), warms what it will
 watch, writes through the API, then reads again: what the write changed is read fresh (a miss,
 and the new value), everything else is still served from Redis (a hit, no SQL). Hits and misses
-are the service's own per-kind counters, so "exactly" is counted, not assumed.
+are the service's own per-kind counters, so "exactly" is counted, not assumed. Controls take
+out a read's version check, and a closing sell's retiring of the CLOSED list: the old value is
+served.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -16,8 +18,12 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
+from cache.keys import Scope
+from cache.read_through import CacheSession
+from cache.store import CacheStore
 from settings import Settings
-from tests.conftest import GraphQLClient, contract_documents, serving, unique_prefix
+from tests.cache.races import hit_ignoring
+from tests.conftest import Answer, GraphQLClient, contract_documents, serving, unique_prefix
 from tests.factories import insert_market, insert_positions_on_real_markets, insert_user
 
 DOCUMENTS = contract_documents()
@@ -233,10 +239,10 @@ async def test_a_failed_mutation_retires_nothing(
     assert after.sql == 0
 
 
-async def test_a_buy_leaves_the_history_cached_and_a_closing_sell_retires_it(
-    fresh: GraphQLClient, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
-) -> None:
-    telegram_id = new_telegram_id()
+async def history_around_a_closing_sell(
+    fresh: GraphQLClient, db: asyncpg.Connection, telegram_id: str
+) -> tuple[Answer, Answer, Answer]:
+    """The history read after a buy, the sell that closed the position, the history after it."""
     market = await insert_market(db, outcomes=["Yes", "No"], prices=[Decimal("0.5")] * 2)
     await ok(fresh, "UpsertUser", input={"telegramId": telegram_id})
 
@@ -251,12 +257,19 @@ async def test_a_buy_leaves_the_history_cached_and_a_closing_sell_retires_it(
     assert (await history()).data["user"]["positions"] == []  # fills the CLOSED list
     await ok(fresh, "RecordTrade", input=trade("BUY", "6"))
     after_buy = await history()
+    sold = await ok(fresh, "RecordTrade", input=trade("SELL", "10"))
+    assert sold.data["recordTrade"]["position"]["status"] == "CLOSED"
+    return after_buy, sold, await history()
+
+
+async def test_a_buy_leaves_the_history_cached_and_a_closing_sell_retires_it(
+    fresh: GraphQLClient, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
+) -> None:
+    telegram_id = new_telegram_id()
+    after_buy, sold, after_sell = await history_around_a_closing_sell(fresh, db, telegram_id)
     assert after_buy.data["user"]["positions"] == []
     assert after_buy.sql == 0  # the buy changed the ACTIVE list only
 
-    sold = await ok(fresh, "RecordTrade", input=trade("SELL", "10"))
-    assert sold.data["recordTrade"]["position"]["status"] == "CLOSED"
-    after_sell = await history()
     closed = after_sell.data["user"]["positions"]
     assert [p["id"] for p in closed] == [sold.data["recordTrade"]["position"]["id"]]
     # The closing sell retired the CLOSED list, read again; its market is read for the first
@@ -264,3 +277,51 @@ async def test_a_buy_leaves_the_history_cached_and_a_closing_sell_retires_it(
     assert after_sell.sql == 2
     portfolio = await ok(fresh, "Portfolio", telegramId=telegram_id)
     assert portfolio.data["user"]["positions"] == []
+
+
+async def test_control_a_sell_that_left_the_closed_list_alone_would_hide_the_closed_position(
+    fresh: GraphQLClient,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Writes retire only the lists they change, so leaving one out is an easy mistake: here the
+    # closing sell's bump skips the CLOSED list, and the history cached before it is served.
+    real_bump = CacheStore.bump
+
+    async def bump_but_the_closed_lists(self: CacheStore, scopes: Iterable[Scope]) -> None:
+        await real_bump(self, [s for s in scopes if not s.id.endswith(":CLOSED")])
+
+    monkeypatch.setattr(CacheStore, "bump", bump_but_the_closed_lists)
+    telegram_id = new_telegram_id()
+    _, _, after_sell = await history_around_a_closing_sell(fresh, db, telegram_id)
+    assert after_sell.data["user"]["positions"] == []  # the position closed, the list is old
+    assert after_sell.sql == 0
+
+
+async def test_control_entries_read_whatever_their_version_serve_the_old_value(
+    fresh: GraphQLClient,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Alice's half of test_one_users_trade_leaves_another_users_cache_alone with the read's
+    # version check taken out (an entry is taken whatever token it carries): her kept answer
+    # still fails its check and executes, and the loaders serve her old positions.
+    monkeypatch.setattr(CacheSession, "_hit", hit_ignoring(token=True))
+    alice = new_telegram_id()
+    await user_with_positions(db, alice, 4)
+    await ok(fresh, "Portfolio", telegramId=alice)  # cold: fills the cache
+    first = (await ok(fresh, "Portfolio", telegramId=alice)).data["user"]["positions"][0]
+    await ok(
+        fresh,
+        "RecordTrade",
+        input={
+            "telegramId": alice, "marketId": first["market"]["id"], "outcome": first["outcome"],
+            "side": "BUY", "shares": "5", "price": "0.5",
+        },
+    )  # fmt: skip
+    alices = await ok(fresh, "Portfolio", telegramId=alice)
+    shares = {p["id"]: Decimal(p["shares"]) for p in alices.data["user"]["positions"]}
+    assert shares[first["id"]] == Decimal(first["shares"])  # not + 5
+    assert alices.sql == 0

@@ -1,9 +1,12 @@
-"""Followed markets read again ahead of expiry (cache/warm.py keep_markets_warm).
+"""Markets read again: ahead of expiry (cache/warm.py keep_markets_warm) and after a price
+write (refill_markets).
 
 A market held in an ACTIVE position stays cached past its TTL because one process re-reads it
 every half TTL; with the refresh off, the same read misses (the control). A process that does
 not hold the round's lease leaves the round to the one that does. A refresh that read the old
-prices before a price update committed cannot write them back over the new ones.
+prices before a price update committed cannot write them back over the new ones, nor can a
+price writer's read-back that read its prices before a newer update committed; with the fill
+unguarded, both do (the controls).
 """
 
 from __future__ import annotations
@@ -23,7 +26,8 @@ from cache.keys import KeyNames
 from cache.kinds import MARKET
 from cache.read_through import CacheSession
 from settings import Settings
-from tests.cache.test_interleaving import Gate, running
+from tests.cache.races import TIMEOUT, Gate, unguarded_fill
+from tests.cache.test_interleaving import running
 from tests.conftest import GraphQLClient, contract_documents, serving, unique_prefix
 from tests.factories import insert_market, insert_user
 
@@ -134,7 +138,51 @@ async def test_control_an_unguarded_refresh_would_write_them_back(
     new_telegram_id: Callable[[], str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    unguarded = cache.read_through.FILL.replace("elseif current == seen then", "elseif true then")
-    monkeypatch.setattr(cache.read_through, "FILL", unguarded)
+    monkeypatch.setattr(cache.read_through, "FILL", unguarded_fill())
     prices = await refresh_racing_a_price_update(settings, db, new_telegram_id)
     assert prices == [Decimal("0.5"), Decimal("0.5")]
+
+
+async def read_back_racing_a_newer_price_update(
+    settings: Settings, db: asyncpg.Connection
+) -> list[Decimal]:
+    """The prices read once two price updates of one market have returned, the first one's
+    read-back (refill_markets) having read its prices before the second one committed."""
+    market = await insert_market(db, outcomes=["Yes", "No"], prices=[Decimal("0.5")] * 2)
+
+    async with running(settings) as (app, gql):
+
+        async def price(yes: str, no: str) -> None:
+            update = {"marketId": market, "outcomePrices": [yes, no]}
+            answer = await gql(DOCUMENTS, {"updates": [update]}, "UpdateMarketPrices")
+            assert answer.errors == []
+
+        await batch(gql, [market])
+        gate = Gate("market")
+        app.state.cache.before_fill = gate
+        first = asyncio.create_task(price("0.7", "0.3"))
+        await asyncio.wait_for(gate.reached.wait(), TIMEOUT)  # committed; its read-back waits
+        await price("0.9", "0.1")  # committed, bumped, read back, returned
+        gate.release.set()
+        await asyncio.wait_for(first, TIMEOUT)
+        after = await batch(gql, [market])
+    return [Decimal(p) for p in after.data["markets"][0]["outcomePrices"]]
+
+
+async def test_a_price_writers_read_back_cannot_write_older_prices_over_newer_ones(
+    settings: Settings, seeded: str, db: asyncpg.Connection
+) -> None:
+    assert await read_back_racing_a_newer_price_update(settings, db) == [
+        Decimal("0.9"),
+        Decimal("0.1"),
+    ]
+
+
+async def test_control_an_unguarded_read_back_would_write_them_back(
+    settings: Settings, seeded: str, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache.read_through, "FILL", unguarded_fill())
+    assert await read_back_racing_a_newer_price_update(settings, db) == [
+        Decimal("0.7"),
+        Decimal("0.3"),
+    ]
