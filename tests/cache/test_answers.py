@@ -21,8 +21,8 @@ import orjson
 import pytest
 
 import cache.answers
-from cache.answers import Answers
-from cache.read_through import CacheSession, Reads
+from cache.answers import Answers, Pending
+from cache.read_through import Reads
 from settings import Settings
 from tests.cache.races import TIMEOUT, Gate, unchecked_find
 from tests.cache.test_interleaving import (
@@ -153,9 +153,9 @@ def keeping_with(monkeypatch: pytest.MonkeyPatch, change: Callable[[Reads], None
     """Answers kept as if what they read were `change`d first: a control's protection out."""
     real_keep = Answers.keep
 
-    async def keep(self: Answers, session: CacheSession, key: str, body: bytes) -> None:
-        change(session.reads)
-        await real_keep(self, session, key, body)
+    async def keep(self: Answers, pending: Pending, body: bytes) -> None:
+        change(pending.session.reads)
+        await real_keep(self, pending, body)
 
     monkeypatch.setattr(Answers, "keep", keep)
 
