@@ -6,6 +6,7 @@ body is handed on whole (GraphQL documents are small), so the app never sees a p
 
 from __future__ import annotations
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -20,7 +21,7 @@ class BodyLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refusal()(scope, receive, send)
             return
         chunks: list[bytes] = []
         size = 0
@@ -31,7 +32,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await self._refuse(send)
+                await self._refusal()(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -48,20 +49,9 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = (
-            b'{"errors":[{"message":"Request body too large: at most '
-            + str(self.max_bytes).encode()
-            + b' bytes.","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}'
+    def _refusal(self) -> JSONResponse:
+        message = f"Request body too large: at most {self.max_bytes} bytes."
+        return JSONResponse(
+            {"errors": [{"message": message, "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+            status_code=413,
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})

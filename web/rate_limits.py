@@ -19,10 +19,10 @@ import math
 import re
 import time
 
-import orjson
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cache.keys import KeyNames
@@ -83,7 +83,7 @@ class RateLimits:
         if refused is None:
             await self.app(scope, receive, send)
         else:
-            await _too_many(send, *refused)
+            await _too_many(*refused)(scope, receive, send)
 
     async def _refused(
         self, limits: list[tuple[RateLimitItem, str, str]], redis_url: str
@@ -110,31 +110,20 @@ class RateLimits:
         return None
 
 
-async def _too_many(send: Send, item: RateLimitItem, kind: str, wait: float) -> None:
+def _too_many(item: RateLimitItem, kind: str, wait: float) -> JSONResponse:
     seconds = math.ceil(wait)
-    body = orjson.dumps(
+    message = f"Rate limit exceeded: at most {item} per {kind}. Retry after {seconds} s."
+    return JSONResponse(
         {
             "errors": [
-                {
-                    "message": f"Rate limit exceeded: at most {item} per {kind}. "
-                    f"Retry after {seconds} s.",
-                    "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds},
-                }
+                {"message": message, "extensions": {"code": "RATE_LIMITED", "retryAfter": seconds}}
             ]
-        }
+        },
+        status_code=429,
+        headers={
+            "Retry-After": str(seconds),
+            "X-RateLimit-Limit": str(item.amount),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(seconds),
+        },
     )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"retry-after", str(seconds).encode()),
-                (b"x-ratelimit-limit", str(item.amount).encode()),
-                (b"x-ratelimit-remaining", b"0"),
-                (b"x-ratelimit-reset", str(seconds).encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
