@@ -41,14 +41,16 @@ class Kind(Generic[K]):
     name: str
     statement: str
     parts: tuple[Part, ...]
-    name_of: Callable[[K], str]
+    # A key's name in its entries' Redis keys.
+    name_of: Callable[[K], str] = str
     # The statement's arguments for a batch of keys: by default the keys as one array.
     arguments: Callable[[list[K]], tuple[Any, ...]] = lambda keys: (keys,)
     # Each key has a list of rows (a user's positions, a page of ids), else one row or none.
     many: bool = False
-    # The scope a write invalidates (cache/keys.py); None for data no write changes (TTL only).
+    # The scope a write invalidates (cache/keys.py), one per key unless `scope_of` says which;
+    # None for data no write changes (TTL only).
     family: Family | None = None
-    scope_of: Callable[[K], str] | None = None
+    scope_of: Callable[[K], str] = str
 
     def reader(self, database: Database) -> Callable[[list[K]], Awaitable[dict[K, Any]]]:
         """One statement for a batch of keys: each key's row (or rows); absent keys left out."""
@@ -92,32 +94,22 @@ UserPositionsKey = tuple[int, str | None]
 SearchKey = tuple[str, int]
 
 MARKET: Kind[str] = Kind(
-    name="market",
-    statement=sql.MARKETS_BY_ID,
+    "market",
+    sql.MARKETS_BY_ID,
     # One version for both: a price write retires the prices, a longer TTL keeps the details.
-    parts=(Part("details", "markets"), Part("prices", "prices", ("outcome_prices",))),
-    name_of=str,
+    (Part("details", "markets"), Part("prices", "prices", ("outcome_prices",))),
     family="market",
-    scope_of=str,
 )
 # Token and condition ids never change market: no write retires these, their TTL bounds them.
-MARKET_BY_TOKEN: Kind[str] = Kind(
-    name="market_by_token",
-    statement=sql.MARKETS_BY_TOKEN,
-    parts=(Part("id", "markets"),),
-    name_of=str,
-)
+MARKET_BY_TOKEN: Kind[str] = Kind("market_by_token", sql.MARKETS_BY_TOKEN, (Part("id", "markets"),))
 MARKET_BY_CONDITION: Kind[str] = Kind(
-    name="market_by_condition",
-    statement=sql.MARKETS_BY_CONDITION,
-    parts=(Part("id", "markets"),),
-    name_of=str,
+    "market_by_condition", sql.MARKETS_BY_CONDITION, (Part("id", "markets"),)
 )
 # Lists of market ids: no write of ours changes volumes, activity or titles.
 TRENDING: Kind[TrendingPage] = Kind(
-    name="trending",
-    statement=sql.TRENDING_MARKETS,
-    parts=(Part("ids", "market_lists"),),
+    "trending",
+    sql.TRENDING_MARKETS,
+    (Part("ids", "market_lists"),),
     name_of=lambda page: f"{page.after_volume}:{page.after_id}:{page.limit}",
     arguments=lambda pages: (
         [page.after_volume for page in pages],
@@ -127,36 +119,26 @@ TRENDING: Kind[TrendingPage] = Kind(
     many=True,
 )
 SEARCH: Kind[SearchKey] = Kind(
-    name="search",
-    statement=sql.SEARCH_MARKETS,
-    parts=(Part("ids", "market_lists"),),
+    "search",
+    sql.SEARCH_MARKETS,
+    (Part("ids", "market_lists"),),
     # Any text may be searched: a digest keeps the key short and free of separators.
     name_of=lambda key: hashlib.sha256(f"{key[1]}:{key[0]}".encode()).hexdigest()[:32],
     arguments=lambda keys: ([text for text, _ in keys], [limit for _, limit in keys]),
     many=True,
 )
 USER: Kind[int] = Kind(
-    name="user",
-    statement=sql.USERS_BY_TELEGRAM_ID,
-    parts=(Part("profile", "users"),),
-    name_of=str,
-    family="telegram",
-    scope_of=str,
+    "user", sql.USERS_BY_TELEGRAM_ID, (Part("profile", "users"),), family="telegram"
 )
 POSITION: Kind[int] = Kind(
-    name="position",
-    statement=sql.POSITIONS_BY_ID,
-    parts=(Part("row", "positions"),),
-    name_of=str,
-    family="position",
-    scope_of=str,
+    "position", sql.POSITIONS_BY_ID, (Part("row", "positions"),), family="position"
 )
 # Each list under the version of that list (keys.positions_scope), which every write changing
 # it bumps: a buy leaves the CLOSED list alone.
 USER_POSITIONS: Kind[UserPositionsKey] = Kind(
-    name="user_positions",
-    statement=sql.POSITIONS_BY_USER,
-    parts=(Part("rows", "positions"),),
+    "user_positions",
+    sql.POSITIONS_BY_USER,
+    (Part("rows", "positions"),),
     name_of=lambda key: f"{key[0]}:{key[1] or 'ALL'}",
     arguments=lambda keys: ([user for user, _ in keys], [status for _, status in keys]),
     many=True,

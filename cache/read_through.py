@@ -191,7 +191,7 @@ class CacheSession:
     def _item(self, kind: Kind[K], key: K) -> _Item[K]:
         names = self.store.keys
         entry_name = kind.name_of(key)
-        if kind.family is not None and kind.scope_of is not None:
+        if kind.family is not None:
             scope = Scope(kind.family, kind.scope_of(key))
             tag = names.tag(scope.family, scope.id)
             version: str | None = names.version(scope)

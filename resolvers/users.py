@@ -9,7 +9,7 @@ import strawberry
 from context import Info
 from domain import valuation
 from schema.enums import PositionStatus
-from schema.portfolio import Portfolio
+from schema.portfolio import Portfolio, portfolio_of
 
 if TYPE_CHECKING:
     from schema.position import Position
@@ -28,14 +28,9 @@ async def portfolio(user: strawberry.Parent[User], info: Info) -> Portfolio:
     loaders = info.context.loaders
     active = await loaders.user_positions.load((int(user.id), PositionStatus.ACTIVE.value))
     markets = await loaders.market.load_many([p.market_id for p in active])
-    sums = valuation.totals(
-        valuation.Holding(p.shares, p.entry_price, valuation.price_in(m, p.outcome))
-        for p, m in zip(active, markets, strict=True)
-    )
-    return Portfolio(
-        position_count=sums.position_count,
-        invested=sums.invested,
-        value=sums.value,
-        pnl=sums.pnl,
-        pnl_percent=sums.pnl_percent,
+    return portfolio_of(
+        valuation.totals(
+            valuation.Holding(p.shares, p.entry_price, valuation.price_in(m, p.outcome))
+            for p, m in zip(active, markets, strict=True)
+        )
     )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import strawberry
+
+from domain.valuation import Totals
 
 
 @strawberry.type
@@ -18,3 +21,8 @@ class Portfolio:
     pnl_percent: Decimal | None = strawberry.field(
         description="pnl / invested x 100; null when invested is 0."
     )
+
+
+def portfolio_of(totals: Totals) -> Portfolio:
+    """The totals as the schema shows them (the same names, computed in domain/valuation.py)."""
+    return Portfolio(**dataclasses.asdict(totals))

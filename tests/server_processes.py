@@ -94,3 +94,12 @@ def stop_server(server: Server) -> None:
             server.process.kill()
             server.process.wait(timeout=10)
     server.log_file.close()
+
+
+def metric_total(text: str, name: str) -> float:
+    """The sum of a Prometheus counter's samples in /metrics output (every label set)."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + " ", name + "{"))
+    )

@@ -52,7 +52,7 @@ from cache.embedded import start_redis
 from cache.keys import KeyNames
 from tests.conftest import contract_documents, unique_prefix
 from tests.factories import insert_market
-from tests.server_processes import Server, start_server, stop_server, wait_healthy
+from tests.server_processes import Server, metric_total, start_server, stop_server, wait_healthy
 
 DURATION = 12.0  # seconds of writing and reading
 WRITERS = 4  # one user and two markets each
@@ -823,15 +823,6 @@ async def made_markets(db: asyncpg.Connection) -> AsyncIterator[list[str]]:
     yield made
     await db.execute("DELETE FROM position WHERE market_id = ANY($1::text[])", made)
     await db.execute("DELETE FROM market WHERE id = ANY($1::text[])", made)
-
-
-def metric_total(text: str, name: str) -> float:
-    """The sum of a Prometheus counter's samples in /metrics output (every label set)."""
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith((name + " ", name + "{"))
-    )
 
 
 @pytest.mark.parametrize("pauses", [False, True], ids=["steady", "redis-pauses"])

@@ -49,15 +49,8 @@ class Triggered:
 
 
 def triggered_from_row(row: asyncpg.Record) -> Triggered:
-    return Triggered(
-        trigger_id=row["trigger_id"],
-        position_id=row["position_id"],
-        user_id=row["user_id"],
-        market_id=row["market_id"],
-        kind=row["kind"],
-        price=row["price"],
-        fired_at=row["fired_at"],
-    )
+    """sql/trigger_levels.sql returns exactly these columns, named as the fields."""
+    return Triggered(**row)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import asyncpg
 
 from seed import seed_database
 from seed.generate import BASE_TIME
+from seed.load import POSITION_COLUMNS
 from sql.databases import scratch_database
 
 SIZES = (1, 10, 20, 50, 200, 1000)
@@ -133,32 +134,15 @@ async def add_sized_users(
             for market_id, outcome, price in rng.sample(outcomes, size):
                 entry = min(Decimal("0.999"), max(Decimal("0.001"), price + _jitter(rng)))
                 opened = BASE_TIME - timedelta(minutes=rng.randint(10, 200 * 24 * 60))
+                shares = Decimal(rng.randint(100, 50_000)) / 100
+                # In seed.load's column order: ACTIVE, nothing realised, no levels, not closed.
                 rows.append(
                     (
-                        user_id,
-                        market_id,
-                        outcome,
-                        "ACTIVE",
-                        Decimal(rng.randint(100, 50_000)) / 100,
-                        entry,
-                        opened,
-                        opened,
+                        *(user_id, market_id, outcome, "ACTIVE", shares, entry, Decimal(0)),
+                        *(None, None, opened, None, opened),
                     )
                 )
-    await connection.copy_records_to_table(
-        "position",
-        columns=(
-            "user_id",
-            "market_id",
-            "outcome",
-            "status",
-            "shares",
-            "entry_price",
-            "opened_at",
-            "updated_at",
-        ),
-        records=rows,
-    )
+    await connection.copy_records_to_table("position", columns=POSITION_COLUMNS, records=rows)
 
 
 def _jitter(rng: random.Random) -> Decimal:

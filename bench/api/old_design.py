@@ -59,7 +59,9 @@ from schema.connection import MarketConnection, MarketEdge, PageInfo
 from schema.enums import PositionStatus
 from schema.extensions.debug_counts import DebugCounts
 from schema.market import Market, market_from_row
-from schema.portfolio import Portfolio
+from schema.portfolio import Portfolio, portfolio_of
+from schema.position import Position
+from schema.rows import FromRow
 from schema.scalars import DecimalScalar
 from schema.schema import Mutation
 from settings import Settings
@@ -208,70 +210,54 @@ async def market_row(info: Info, market_id: str) -> dict[str, Any] | None:
     return await cached(info, kinds.MARKET, names, select)
 
 
-def position_market(info: Info, position: OldPosition) -> asyncio.Task[dict[str, Any] | None]:
+def position_market(info: Info, position: Position) -> asyncio.Task[dict[str, Any] | None]:
     tasks = info.context.position_markets
     if position.id not in tasks:
         tasks[position.id] = asyncio.ensure_future(market_row(info, position.market_id))
     return tasks[position.id]
 
 
-async def current_price_of(info: Info, position: OldPosition) -> Decimal | None:
+async def current_price_of(info: Info, position: Position) -> Decimal | None:
     row = await position_market(info, position)
     if row is None:
         return None
     return valuation.outcome_price(row["outcomes"], row["outcome_prices"], position.outcome)
 
 
+async def old_market(position: strawberry.Parent[Position], info: Info) -> Market | None:
+    row = await position_market(info, position)
+    return None if row is None else market_from_row(row)
+
+
+async def old_current_price(position: strawberry.Parent[Position], info: Info) -> Decimal | None:
+    return await current_price_of(info, position)
+
+
+async def old_value(position: strawberry.Parent[Position], info: Info) -> Decimal | None:
+    return valuation.value(position.shares, await current_price_of(info, position))
+
+
+async def old_pnl(position: strawberry.Parent[Position], info: Info) -> Decimal | None:
+    price = await current_price_of(info, position)
+    return valuation.pnl(position.shares, position.entry_price, price)
+
+
+async def old_pnl_percent(position: strawberry.Parent[Position], info: Info) -> Decimal | None:
+    return valuation.pnl_percent(position.entry_price, await current_price_of(info, position))
+
+
 @strawberry.type(name="OldPosition")
-class OldPosition:
-    id: strawberry.ID
-    market_id: strawberry.ID
-    outcome: str
-    status: PositionStatus
-    shares: Decimal
-    entry_price: Decimal
-    realized_pnl: Decimal
-    take_profit_price: Decimal | None
-    stop_loss_price: Decimal | None
-    opened_at: datetime
-    closed_at: datetime | None
+class OldPosition(Position):
+    """The service's Position, its market fields resolved the old way: one read each."""
 
-    @strawberry.field
-    async def market(self, info: Info) -> Market | None:
-        row = await position_market(info, self)
-        return None if row is None else market_from_row(row)
-
-    @strawberry.field
-    async def current_price(self, info: Info) -> Decimal | None:
-        return await current_price_of(info, self)
-
-    @strawberry.field
-    async def value(self, info: Info) -> Decimal | None:
-        return valuation.value(self.shares, await current_price_of(info, self))
-
-    @strawberry.field
-    async def pnl(self, info: Info) -> Decimal | None:
-        return valuation.pnl(self.shares, self.entry_price, await current_price_of(info, self))
-
-    @strawberry.field
-    async def pnl_percent(self, info: Info) -> Decimal | None:
-        return valuation.pnl_percent(self.entry_price, await current_price_of(info, self))
+    market: Market | None = strawberry.field(resolver=old_market)
+    current_price: Decimal | None = strawberry.field(resolver=old_current_price)
+    value: Decimal | None = strawberry.field(resolver=old_value)
+    pnl: Decimal | None = strawberry.field(resolver=old_pnl)
+    pnl_percent: Decimal | None = strawberry.field(resolver=old_pnl_percent)
 
 
-def old_position(row: Row) -> OldPosition:
-    return OldPosition(
-        id=strawberry.ID(str(row["id"])),
-        market_id=strawberry.ID(row["market_id"]),
-        outcome=row["outcome"],
-        status=PositionStatus(row["status"]),
-        shares=row["shares"],
-        entry_price=row["entry_price"],
-        realized_pnl=row["realized_pnl"],
-        take_profit_price=row["take_profit_price"],
-        stop_loss_price=row["stop_loss_price"],
-        opened_at=row["opened_at"],
-        closed_at=row["closed_at"],
-    )
+old_position = FromRow(OldPosition)
 
 
 async def position_rows(info: Info, user_id: int, status: str | None) -> list[dict[str, Any]]:
@@ -323,16 +309,11 @@ class OldUser:
         rows = await position_list(info, int(self.id), PositionStatus.ACTIVE)
         positions = [old_position(row) for row in rows]
         prices = await asyncio.gather(*(current_price_of(info, p) for p in positions))
-        sums = valuation.totals(
-            valuation.Holding(p.shares, p.entry_price, price)
-            for p, price in zip(positions, prices, strict=True)
-        )
-        return Portfolio(
-            position_count=sums.position_count,
-            invested=sums.invested,
-            value=sums.value,
-            pnl=sums.pnl,
-            pnl_percent=sums.pnl_percent,
+        return portfolio_of(
+            valuation.totals(
+                valuation.Holding(p.shares, p.entry_price, price)
+                for p, price in zip(positions, prices, strict=True)
+            )
         )
 
 

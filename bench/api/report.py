@@ -353,56 +353,63 @@ def plots(results: Results, folder: Path) -> list[str]:
     sizes = (1, 10, 20, 50, 200, 1000)
     figure, (latency, throughput) = plt.subplots(1, 2, figsize=(13, 5))
     for system in results.systems:
-        found = [(n, results.point(system.key, "Portfolio", n, 10)) for n in sizes]
-        present = [(n, p) for n, p in found if p is not None and p.requests]
-        if len(present) < 2:
-            continue
-        xs = [n for n, _ in present]
-        latency.plot(xs, [p.p95_ms for _, p in present], marker="o", label=system.label)
-        throughput.plot(xs, [p.rps for _, p in present], marker="o", label=system.label)
+        _plot(
+            latency,
+            throughput,
+            system,
+            [(n, results.point(system.key, "Portfolio", n, 10)) for n in sizes],
+        )
     for axes, title, unit in (
         (latency, "Portfolio p95 latency, 10 connections", "p95 latency (ms)"),
         (throughput, "Portfolio throughput, 10 connections", "requests per second"),
     ):
-        axes.set_xscale("log")
-        axes.set_yscale("log")
-        axes.set_xlabel("ACTIVE positions per user")
-        axes.set_ylabel(unit)
-        axes.set_title(title)
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(folder / "latency-vs-positions.png", dpi=110)
-    plt.close(figure)
-    names.append("latency-vs-positions.png")
+        _log_axes(axes, title, "ACTIVE positions per user", unit, log_y=True)
+    names.append(_saved(figure, folder, "latency-vs-positions.png"))
 
     figure, (throughput, latency) = plt.subplots(1, 2, figsize=(13, 5))
     for system in results.systems:
         found = [(c, results.point(system.key, "Portfolio", 20, c)) for c in CONCURRENCIES]
-        present = [(c, p) for c, p in found if p is not None and p.requests]
-        if len(present) < 2:
-            continue
-        xs = [c for c, _ in present]
-        throughput.plot(xs, [p.rps for _, p in present], marker="o", label=system.label)
-        latency.plot(xs, [p.p95_ms for _, p in present], marker="o", label=system.label)
+        _plot(latency, throughput, system, found)
     for axes, title, unit, log in (
         (throughput, "Portfolio (20 positions) throughput", "requests per second", False),
         (latency, "Portfolio (20 positions) p95 latency", "p95 latency (ms)", True),
     ):
-        axes.set_xscale("log")
-        if log:
-            axes.set_yscale("log")
         axes.set_xticks(list(CONCURRENCIES), [str(c) for c in CONCURRENCIES])
-        axes.set_xlabel("concurrent connections (wrk, closed loop)")
-        axes.set_ylabel(unit)
-        axes.set_title(title)
-        axes.grid(True, which="both", alpha=0.3)
-        axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(folder / "throughput-vs-concurrency.png", dpi=110)
-    plt.close(figure)
-    names.append("throughput-vs-concurrency.png")
+        _log_axes(axes, title, "concurrent connections (wrk, closed loop)", unit, log_y=log)
+    names.append(_saved(figure, folder, "throughput-vs-concurrency.png"))
     return names
+
+
+def _plot(
+    latency: Any, throughput: Any, system: System, found: list[tuple[int, Point | None]]
+) -> None:
+    """One system's p95 and throughput against x, where at least two points were measured."""
+    present = [(x, point) for x, point in found if point is not None and point.requests]
+    if len(present) < 2:
+        return
+    xs = [x for x, _ in present]
+    latency.plot(xs, [p.p95_ms for _, p in present], marker="o", label=system.label)
+    throughput.plot(xs, [p.rps for _, p in present], marker="o", label=system.label)
+
+
+def _log_axes(axes: Any, title: str, x_label: str, unit: str, *, log_y: bool) -> None:
+    axes.set_xscale("log")
+    if log_y:
+        axes.set_yscale("log")
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(unit)
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8)
+
+
+def _saved(figure: Any, folder: Path, name: str) -> str:
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    figure.savefig(folder / name, dpi=110)
+    plt.close(figure)
+    return name
 
 
 def render(results: Results, scenarios: Sequence[Scenario], images: Sequence[str]) -> str:

@@ -38,9 +38,8 @@ from sql.migrate import migrate
 from tests.conftest import active_shares, contract_documents, unique_prefix
 from tests.factories import insert_positions_on_real_markets, insert_user
 from tests.ingestion.feed_server import FeedServer, both, eventually, frame
-from tests.server_processes import Server, start_server, stop_server, wait_healthy
+from tests.server_processes import Server, metric_total, start_server, stop_server, wait_healthy
 from tests.sql.postgres_server import PostgresServer, free_port, running_postgres
-from tests.test_stress import metric_total
 
 DOCUMENTS = contract_documents()
 AWAY = "the database is away"
