@@ -2,7 +2,8 @@
 
 `UserError` and its kinds carry a message that names the field, the value and the rule, and a
 code for `extensions`; every layer raises them (checks, resolvers, the database's pool), and the
-HTTP edge shapes them (web/shaping.py). PostgreSQL being away is one of them (`Unavailable`, raised
+HTTP edge shapes them (web/shaping.py). No GraphQL here: the worker and the writes raise these
+too. PostgreSQL being away is one of them (`Unavailable`, raised
 by sql/database.py), since the client can do something about it: retry. Anything else that
 escapes a resolver is internal: a bug or a failure nobody foresaw, masked for the client and
 logged with the request id.
@@ -10,9 +11,7 @@ logged with the request id.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
-from graphql import GraphQLError
+from typing import ClassVar
 
 
 class UserError(Exception):
@@ -59,14 +58,3 @@ def check_list_size(field: str, size: int, most: int) -> None:
     """Refuse an oversized list argument before anything runs (MAX_LIST_ITEMS)."""
     if size > most:
         raise BadUserInput(f"{field}: {size} items is too many; at most {most}.", field=field)
-
-
-def is_internal(error: GraphQLError) -> bool:
-    """Raised by our code for no reason the client gave: masked, and logged."""
-    original = error.original_error
-    return original is not None and not isinstance(original, (UserError, GraphQLError))
-
-
-def with_code(error: GraphQLError, code: str, **more: Any) -> None:
-    """The error's `extensions` with the contract's code (and whatever else names the problem)."""
-    error.extensions = {**(error.extensions or {}), "code": code, **more}

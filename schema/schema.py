@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
@@ -21,7 +20,6 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from errors import is_internal
 from resolvers import mutation, query
 from schema.connection import MarketConnection
 from schema.extensions.debug_counts import DebugCounts
@@ -34,8 +32,6 @@ from schema.position import Position
 from schema.scalars import DecimalScalar
 from schema.user import User
 from settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 @strawberry.type
@@ -76,7 +72,7 @@ class Mutation:
 
 
 class PolycoolSchema(strawberry.Schema):
-    """Strawberry's schema with its parsed documents (for the view) and our error logging."""
+    """Strawberry's schema with its parsed documents, shared with the view."""
 
     def __init__(self, documents: Documents, **options: Any) -> None:
         super().__init__(**options)
@@ -85,18 +81,9 @@ class PolycoolSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Strawberry logs every error, a user's typo included; we log only internal ones,
-        # with the request id the client is shown (web/shaping.py masks them).
-        request_id = getattr(getattr(execution_context, "context", None), "request_id", None)
-        for error in errors:
-            if is_internal(error):
-                log.error(
-                    "internal error in %s (request %s)",
-                    ".".join(str(p) for p in error.path or ()) or "operation",
-                    request_id,
-                    exc_info=error.original_error,
-                    extra={"request_id": request_id},
-                )
+        # Strawberry logs every error, a user's typo included; web/shaping.py logs the internal
+        # ones, with the request id the client is shown, as it masks them.
+        return
 
 
 def build_schema(

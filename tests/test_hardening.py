@@ -169,7 +169,7 @@ async def test_internal_errors_are_masked_and_logged_with_the_request_id(
 
     monkeypatch.setattr(TrendingLoader, "batch_load_fn", broken)
     async with serving(ours(settings)) as http:
-        with caplog.at_level(logging.ERROR, logger="schema.schema"):
+        with caplog.at_level(logging.ERROR, logger="web.shaping"):
             response = await post(
                 http, "TrendingMarkets", {"first": 1}, headers={"X-Request-ID": "req-77"}
             )

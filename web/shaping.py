@@ -6,14 +6,20 @@ Errors before execution get the contract's codes: GRAPHQL_PARSE_FAILED,
 GRAPHQL_VALIDATION_FAILED (marked while still known as such, schema/extensions/
 validation_codes.py), and BAD_USER_INPUT for a variable that is missing or cannot be coerced.
 Anything else is a bug or a failure nobody foresaw: its message is replaced (no SQL, no stack
-trace reaches the client) by one carrying the request id that the log line for it carries too.
+trace reaches the client) by one carrying the request id, and it is logged here, with that id
+and its traceback, as it is masked (the schema logs nothing: Strawberry would log a user's typo).
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from graphql import GraphQLError, GraphQLSyntaxError
 
-from errors import UserError, is_internal, with_code
+from errors import UserError
+
+log = logging.getLogger(__name__)
 
 INTERNAL_MESSAGE = "Internal server error. Quote the request id when reporting it."
 
@@ -40,7 +46,14 @@ def shape_errors(errors: list[GraphQLError], request_id: str | None) -> list[Gra
                 more["requestId"] = request_id
             with_code(error, original.code, **more)
             shaped.append(error)
-        elif is_internal(error):
+        elif original is not None and not isinstance(original, GraphQLError):
+            log.error(
+                "internal error in %s (request %s)",
+                ".".join(str(p) for p in error.path or ()) or "operation",
+                request_id,
+                exc_info=original,
+                extra={"request_id": request_id},
+            )
             shaped.append(
                 GraphQLError(
                     INTERNAL_MESSAGE,
@@ -56,3 +69,8 @@ def shape_errors(errors: list[GraphQLError], request_id: str | None) -> list[Gra
             with_code(error, "BAD_USER_INPUT")
             shaped.append(error)
     return shaped
+
+
+def with_code(error: GraphQLError, code: str, **more: Any) -> None:
+    """The error's `extensions` with the contract's code (and whatever else names the problem)."""
+    error.extensions = {**(error.extensions or {}), "code": code, **more}

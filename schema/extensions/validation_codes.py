@@ -10,12 +10,10 @@ from collections.abc import Iterator
 
 from strawberry.extensions import SchemaExtension
 
-from errors import with_code
-
 
 class ValidationCodes(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         yield
         for error in self.execution_context.pre_execution_errors or ():
             if "code" not in (error.extensions or {}):
-                with_code(error, "GRAPHQL_VALIDATION_FAILED")
+                error.extensions = {**(error.extensions or {}), "code": "GRAPHQL_VALIDATION_FAILED"}
