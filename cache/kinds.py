@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
 
 import sql
@@ -65,8 +66,12 @@ class Kind(Generic[K]):
         """What `part` keeps of a key's value (never the batch's `key` column)."""
         if part.columns is not None:
             return encode(value, columns=part.columns)
-        claimed = {column for other in self.parts for column in other.columns or ()}
-        return encode(value, leave={"key", *claimed})
+        return encode(value, leave=self._unclaimed_leaves)
+
+    @cached_property
+    def _unclaimed_leaves(self) -> frozenset[str]:
+        """What a part without columns leaves: the batch's `key`, and the others' columns."""
+        return frozenset({"key", *(c for part in self.parts for c in part.columns or ())})
 
 
 def rows_by_key(rows: Sequence[Row], keys: list[K], *, many: bool) -> dict[K, Any]:

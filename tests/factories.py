@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
@@ -95,3 +96,17 @@ async def insert_positions_on_real_markets(
         user_id,
         count,
     )
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A user of the test's own with ACTIVE positions on real markets."""
+
+    telegram_id: str
+    id: int
+
+
+async def insert_holder(db: asyncpg.Connection, telegram_id: str, positions: int) -> Holder:
+    user_id = await insert_user(db, telegram_id)
+    await insert_positions_on_real_markets(db, user_id, positions)
+    return Holder(telegram_id, user_id)

@@ -7,7 +7,6 @@ import only what `dependencies` names, the tests also `dev`, the benchmarks also
 
 from __future__ import annotations
 
-import ast
 import re
 import sys
 import tomllib
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from settings import ROOT
+from tests.imports import OURS, imported
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 SKIPPED = {".venv", ".data", "node_modules", ".git", "graphiql", "docs"}
@@ -31,25 +31,6 @@ def declared(*extras: str) -> set[str]:
     for extra in extras:
         requirements += PROJECT["optional-dependencies"][extra]
     return {normalized(re.split(r"[=<>!~\[ ;]", r, maxsplit=1)[0]) for r in requirements}
-
-
-def own_modules() -> set[str]:
-    return {p.stem for p in ROOT.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
-
-
-def imported(files: list[Path]) -> dict[str, set[str]]:
-    """Top-level modules imported by `files` (absolute imports only) -> the files importing."""
-    found: dict[str, set[str]] = {}
-    for path in files:
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
-                found.setdefault(name.split(".")[0], set()).add(str(path.relative_to(ROOT)))
-    return found
 
 
 def python_files(*folders: str, exclude: tuple[str, ...] = ()) -> list[Path]:
@@ -77,10 +58,9 @@ def test_every_imported_distribution_is_declared(
 ) -> None:
     distributions = packages_distributions()
     allowed = declared(*extras)
-    ours = own_modules()
     undeclared = {}
     for module, where in imported(files).items():
-        if module in sys.stdlib_module_names or module in ours or module == "__future__":
+        if module in sys.stdlib_module_names or module in OURS or module == "__future__":
             continue
         # Not installed here (the bench extra in a dev venv): its name is its distribution's.
         providers = {normalized(d) for d in distributions.get(module, [module])}

@@ -8,13 +8,13 @@ or not, and the worker's process is checked for the GraphQL modules it must not 
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 
 import pytest
 
 from settings import ROOT
+from tests.imports import OURS, imported
 
 BOTTOM = {"settings", "errors", "domain", "telemetry"}
 # package -> the packages of ours it may import (itself included)
@@ -28,24 +28,12 @@ ALLOWED: dict[str, set[str]] = {
     "seed": {"seed", "sql", "schema", *BOTTOM},  # the enum of position statuses
     "loaders": {"loaders", "cache", "sql", "schema", *BOTTOM},
 }
-OURS = {p.stem for p in ROOT.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()}
 
 
 def imports_of(package: str) -> dict[str, set[str]]:
-    """Our top-level packages each file of `package` imports -> the files importing them."""
-    found: dict[str, set[str]] = {}
-    for path in (ROOT / package).rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            for name in names:
-                top = name.split(".")[0]
-                if top in OURS:
-                    found.setdefault(top, set()).add(str(path.relative_to(ROOT)))
-    return found
+    """Our top-level packages the files of `package` import -> the files importing them."""
+    found = imported((ROOT / package).rglob("*.py"))
+    return {name: files for name, files in found.items() if name in OURS}
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))

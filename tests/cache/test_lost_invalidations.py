@@ -43,23 +43,14 @@ from tests.cache.races import TIMEOUT, epoch_blind_find, hit_ignoring
 from tests.cache.redis_servers import RedisLink, linked
 from tests.cache.test_interleaving import buy, shares_in_database, shares_of
 from tests.conftest import GraphQLClient, unique_prefix
-from tests.factories import insert_positions_on_real_markets, insert_user
+from tests.factories import Holder, insert_holder
 
 RETRY_AFTER = 0.05  # A's breaker pause, and the delay before its recovery moves the epoch
 
 
-@dataclass
-class Holder:
-    telegram_id: str
-    id: int
-
-
 @pytest.fixture
 async def holder(seeded: str, db: asyncpg.Connection, new_telegram_id: Callable[[], str]) -> Holder:
-    telegram_id = new_telegram_id()
-    user_id = await insert_user(db, telegram_id)
-    await insert_positions_on_real_markets(db, user_id, 2)
-    return Holder(telegram_id, user_id)
+    return await insert_holder(db, new_telegram_id(), 2)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from tests.conftest import (
     shares_by_position,
     unique_prefix,
 )
-from tests.factories import insert_positions_on_real_markets, insert_user
+from tests.factories import Holder, insert_holder
 
 DOCUMENTS = contract_documents()
 TIMEOUT = 0.2  # redis_timeout and redis_retry_after of the apps here
@@ -53,20 +52,9 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
             assert not any(forbidden_calls(server.url).values()), "KEYS, SCAN or FLUSH was sent"
 
 
-@dataclass
-class Holder:
-    """A user of the test's own with ACTIVE positions on real markets."""
-
-    telegram_id: str
-    id: int
-
-
 @pytest.fixture
 async def holder(seeded: str, db: asyncpg.Connection, new_telegram_id: Callable[[], str]) -> Holder:
-    telegram_id = new_telegram_id()
-    user_id = await insert_user(db, telegram_id)
-    await insert_positions_on_real_markets(db, user_id, 20)
-    return Holder(telegram_id, user_id)
+    return await insert_holder(db, new_telegram_id(), 20)
 
 
 @pytest.fixture
