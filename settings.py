@@ -61,6 +61,9 @@ class Settings:
     # Whole answers of queries kept and re-checked against the versions they read
     # (cache/answers.py); off, every query executes (the loaders' cache still answers).
     answer_cache: bool = True
+    # Queries executed by their compiled plans (schema/execution/); off, graphql-core executes
+    # every operation (the same answers, slower; the differential tests run both).
+    execution_plans: bool = True
     # The most traded markets loaded into the cache when the service starts; with
     # refresh_markets, they and the markets holding ACTIVE positions are read again every half
     # price TTL, so that readers never find them expired (cache/warm.py).
@@ -143,6 +146,7 @@ class Settings:
             warm_markets=_int(env, "CACHE_WARM_MARKETS", cls.warm_markets),
             refresh_markets=_bool(env, "CACHE_REFRESH_MARKETS", cls.refresh_markets),
             answer_cache=_bool(env, "ANSWER_CACHE", cls.answer_cache),
+            execution_plans=_bool(env, "EXECUTION_PLANS", cls.execution_plans),
             api_keys=_api_keys(env.get("API_KEYS", "")),
             max_depth=_int(env, "MAX_DEPTH", cls.max_depth),
             max_aliases=_int(env, "MAX_ALIASES", cls.max_aliases),

@@ -15,13 +15,14 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers import mutation, query
 from schema.connection import MarketConnection
+from schema.execution.executor import planned_executor
+from schema.execution.plans import Plans
 from schema.extensions.debug_counts import DebugCounts
 from schema.extensions.documents import Documents, ParseOnce
 from schema.extensions.role_check import RoleCheck
@@ -104,10 +105,10 @@ def build_schema(
         ValidationCodes,
         # Refused before anything runs: oversized documents (while parsing), deep nesting,
         # alias floods (validation rules).
-        partial(ParseOnce, documents),
         partial(AddValidationRules, list(rules)),
-        # Bounded: a client sending endless distinct documents cannot grow memory.
-        partial(ValidationCache, maxsize=settings.parser_cache_size),
+        # Parsed and validated once per document, bounded (PARSER_CACHE_SIZE): a client sending
+        # endless distinct documents cannot grow memory.
+        partial(ParseOnce, documents),
         RoleCheck,
         DebugCounts,
     ]
@@ -115,6 +116,12 @@ def build_schema(
         extensions.append(DisableIntrospection)
     return PolycoolSchema(
         documents,
+        # Queries by their plans, graphql-core for the rest (schema/execution/executor.py).
+        execution_context_class=(
+            planned_executor(Plans(settings.parser_cache_size))
+            if settings.execution_plans
+            else None
+        ),
         query=Query,
         mutation=Mutation,
         extensions=extensions,

@@ -70,6 +70,9 @@ POOL_CONNECTIONS = Gauge(
     multiprocess_mode="livesum",  # several workers: the sum over the live ones
 )
 # By route, never by the raw path: a client could otherwise create series at will.
+# "plan": a query answered by its plan; "dropped": a plan that met an error, so graphql-core
+# answered; "graphql-core": no plan (mutations, introspection, EXECUTION_PLANS=false).
+EXECUTIONS = Counter("polycool_executions_total", "Operations executed, by path", ["path"])
 REQUEST_SECONDS = Histogram("polycool_request_seconds", "HTTP request duration by route", ["route"])
 
 # The ingestion worker (ingestion/, docs/ingestion.md).

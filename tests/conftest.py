@@ -118,6 +118,9 @@ def settings(database_url: str, redis_url: str) -> Settings:
         refresh_markets=False,
         # Counted tests would count its round trips; tests/test_hardening.py turns it on.
         rate_limit=False,
+        # CI runs the contract and freshness tests again with EXECUTION_PLANS=false (Makefile),
+        # so that both executors answer them; servers the tests start inherit the variable.
+        execution_plans=os.environ.get("EXECUTION_PLANS", "true") != "false",
     )
 
 

@@ -1,0 +1,209 @@
+"""The executor: a query's plan (schema/execution/plans.py) walked over what the resolvers return.
+
+graphql-core's Executor, which Strawberry builds for every operation, with one method replaced:
+when the operation has a plan, its fields are read straight from the plan (an attribute for a
+basic field, the field's own resolver, through Strawberry's wrapper, for the others) and their
+values completed as the plan says, with the same coercions graphql-core calls. Everything around
+execution stays Strawberry's and graphql-core's: parsing, validation, variables, the extensions,
+the resolvers and their arguments, error masking and codes.
+
+Only answers without errors come from a plan. A resolver raising, a null for a non-null field,
+a value a type refuses: the plan is dropped and graphql-core executes the operation from the
+start, on this executor, so every error, its path and its propagation are graphql-core's. Only
+queries have plans, and a query reads: running its resolvers again changes nothing, and the
+request's loaders answer what already loaded from memory (a failed batch is not memoised, so it
+is tried once more). Concurrency is graphql-core's: a field or list item that returns an
+awaitable is gathered with its siblings, so a list's loader calls still make one batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any, cast
+
+from graphql.execution.values import get_argument_values
+from graphql.pyutils import Path, is_iterable
+from graphql.pyutils.undefined import Undefined
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schema.execution.plans import Leaf, ListOf, NonNull, ObjectPlan, Plans
+from telemetry.metrics import EXECUTIONS
+
+
+class _Dropped(Exception):
+    """The plan cannot give graphql-core's answer (an error would be part of it)."""
+
+
+class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
+    plans: Plans  # set by `planned_executor`, one per schema
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        try:
+            plan = self.plans.find(
+                self.schema, self.operation, self.fragments, self.variable_values
+            )
+        except Exception:
+            plan = None
+        if plan is None:
+            EXECUTIONS.labels("graphql-core").inc()
+            return super().execute_operation(serially)
+        try:
+            data = self._object(plan, self.root_value, None)
+        except Exception:
+            return self._without_plan(serially)
+        if self.is_awaitable(data):
+            return self._finish(data, serially)
+        EXECUTIONS.labels("plan").inc()
+        return self.build_response(cast("dict[str, Any]", data))
+
+    async def _finish(self, data: Awaitable[dict[str, Any]], serially: bool | None) -> Any:
+        try:
+            done = await data
+        except Exception:
+            result = self._without_plan(serially)
+            return await result if self.is_awaitable(result) else result
+        EXECUTIONS.labels("plan").inc()
+        return self.build_response(done)
+
+    def _without_plan(self, serially: bool | None) -> Any:
+        EXECUTIONS.labels("dropped").inc()
+        return super().execute_operation(serially)
+
+    def _object(
+        self, plan: ObjectPlan, source: Any, path: Path | None
+    ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
+        results: dict[str, Any] = {}
+        waiting: list[tuple[str, Awaitable[Any]]] = []
+        try:
+            self._fields(plan, source, path, results, waiting)
+        except Exception:
+            # graphql-core's way: what already started settles, unobserved.
+            self.settle_in_background([awaitable for _, awaitable in waiting])
+            raise
+        if not waiting:
+            return results
+        return self._gathered(results, waiting)
+
+    def _fields(
+        self,
+        plan: ObjectPlan,
+        source: Any,
+        path: Path | None,
+        results: dict[str, Any],
+        waiting: list[tuple[str, Awaitable[Any]]],
+    ) -> None:
+        is_awaitable = self.is_awaitable
+        parent_type = plan.type
+        for step in plan.fields:
+            key = step.key
+            if step.typename is not None:
+                results[key] = step.typename
+                continue
+            field_path = Path(path, key, parent_type.name) if step.needs_path else None
+            if step.attribute is not None:
+                value = getattr(source, step.attribute)
+            else:
+                definition = step.definition
+                assert definition is not None
+                assert definition.resolve is not None
+                if field_path is None:
+                    field_path = Path(path, key, parent_type.name)
+                info = self.build_resolve_info(definition, step.nodes, parent_type, field_path)
+                if step.call is not None:
+                    value = step.call(source, info)
+                else:
+                    arguments = (
+                        get_argument_values(
+                            definition,
+                            step.nodes[0],
+                            self.variable_values,
+                            None,
+                            self.hide_suggestions,
+                        )
+                        if step.takes_arguments
+                        else {}
+                    )
+                    value = definition.resolve(source, info, **arguments)
+                if is_awaitable(value):
+                    results[key] = None
+                    waiting.append((key, self._awaited(step.completion, value, field_path)))
+                    continue
+            completed = self._complete(step.completion, value, field_path)
+            if is_awaitable(completed):
+                waiting.append((key, completed))
+            results[key] = completed
+
+    async def _gathered(
+        self, results: dict[str, Any], waiting: list[tuple[str, Awaitable[Any]]]
+    ) -> dict[str, Any]:
+        if len(waiting) == 1:
+            key, awaitable = waiting[0]
+            results[key] = await awaitable
+            return results
+        values = await asyncio.gather(*(a for _, a in waiting), return_exceptions=True)
+        for (key, _), value in zip(waiting, values, strict=True):
+            if isinstance(value, BaseException):
+                raise value
+            results[key] = value
+        return results
+
+    async def _awaited(self, completion: Any, value: Awaitable[Any], path: Path | None) -> Any:
+        completed = self._complete(completion, await value, path)
+        if self.is_awaitable(completed):
+            return await completed
+        return completed
+
+    def _complete(self, completion: Any, value: Any, path: Path | None) -> Any:
+        if isinstance(completion, NonNull):
+            if value is None or isinstance(value, Exception):
+                raise _Dropped
+            completion = completion.of
+        elif value is None:
+            return None
+        if isinstance(value, Exception):
+            raise _Dropped
+        if isinstance(completion, Leaf):
+            coerced = completion.coerce(value)
+            if coerced is None or coerced is Undefined:
+                raise _Dropped
+            return coerced
+        if isinstance(completion, ObjectPlan):
+            return self._object(completion, value, path)
+        assert isinstance(completion, ListOf)
+        return self._list(completion, value, path)
+
+    def _list(
+        self, completion: ListOf, value: Any, path: Path | None
+    ) -> list[Any] | Awaitable[list[Any]]:
+        if not is_iterable(value):
+            raise _Dropped
+        item = completion.of
+        is_awaitable = self.is_awaitable
+        if isinstance(item, Leaf) or (isinstance(item, NonNull) and isinstance(item.of, Leaf)):
+            return [self._complete(item, element, None) for element in value]
+        items: list[Any] = []
+        waiting: list[int] = []
+        for index, element in enumerate(value):
+            if is_awaitable(element):
+                raise _Dropped  # awaitable list items: rare, graphql-core's to complete
+            completed = self._complete(item, element, Path(path, index, None))
+            if is_awaitable(completed):
+                waiting.append(index)
+            items.append(completed)
+        if not waiting:
+            return items
+        return self._gathered_items(items, waiting)
+
+    async def _gathered_items(self, items: list[Any], waiting: list[int]) -> list[Any]:
+        values = await asyncio.gather(*(items[i] for i in waiting), return_exceptions=True)
+        for index, value in zip(waiting, values, strict=True):
+            if isinstance(value, BaseException):
+                raise value
+            items[index] = value
+        return items
+
+
+def planned_executor(plans: Plans) -> type[PlannedExecutor]:
+    """The executor class Strawberry builds per operation, with the schema's plans."""
+    return type("PlannedExecutor", (PlannedExecutor,), {"plans": plans})

@@ -1,0 +1,282 @@
+"""Query plans: a query's fields collected once, with how each is read and how its value completes.
+
+graphql-core collects a selection set's fields for every object it completes (memoised per
+request only) and decides, field by field, how to resolve and complete it. The bot sends the
+same dozen documents, so a plan does that once per operation: graphql-core's own collect_fields
+and collect_subfields do the collecting (fragments, aliases, merging, @skip/@include mean what
+they mean there), and each field records its response key, how its value is read, and the
+completion of its type: a leaf's coercion, a list, an object's own plan. A value is read in one
+of three ways: an attribute (Strawberry's basic field, which Strawberry's own resolver answers
+with getattr); a direct call of the resolver function with its parent and Info, for resolvers
+that take no arguments and have no field extensions (everything Strawberry's wrapper would do
+for them, in two lines instead of ten calls); else the field's resolver, wrapper and all.
+
+A plan depends on the variables only through @skip/@include, so plans are kept per operation and
+per values of the variables those directives read, in a bounded cache beside the parsed
+documents (PARSER_CACHE_SIZE). What a plan does not cover compiles to None and graphql-core runs
+it: mutations and subscriptions (their root fields run serially; nothing is gained), introspection
+fields, abstract types, types with an is_type_of check, fragment arguments, @defer and @stream.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from graphql import (
+    DirectiveNode,
+    FieldNode,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    VariableNode,
+    Visitor,
+    is_leaf_type,
+    visit,
+)
+from graphql.execution.collect_fields import (
+    FieldDetails,
+    FragmentDetails,
+    collect_fields,
+    collect_subfields,
+)
+from graphql.execution.values import VariableValues
+from strawberry.types.field import StrawberryField
+
+# The key under which Strawberry keeps a GraphQL field's own definition (schema_converter).
+STRAWBERRY_FIELD = "strawberry-definition"
+# Each operation keeps plans for this many combinations of @skip/@include values at most.
+VARIANTS = 8
+
+
+class NotPlanned(Exception):
+    """The document uses something a plan does not cover: graphql-core runs it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leaf:
+    coerce: Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NonNull:
+    of: Completion
+
+
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    of: Completion
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectPlan:
+    type: GraphQLObjectType
+    fields: tuple[FieldPlan, ...]
+
+
+Completion = Leaf | NonNull | ListOf | ObjectPlan
+# A resolver function called with the parent and graphql-core's resolve info.
+DirectCall = Callable[[Any, GraphQLResolveInfo[Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldPlan:
+    key: str
+    # graphql-core's view of the field (resolver info, argument values, errors).
+    details: list[FieldDetails]
+    nodes: list[FieldNode]
+    definition: GraphQLField | None
+    completion: Completion | None
+    # Exactly one way of reading the value: the parent's type name (__typename), an attribute
+    # (a basic field), or the field's resolver.
+    typename: str | None = None
+    attribute: str | None = None
+    takes_arguments: bool = False
+    call: DirectCall | None = None
+    # Whether completing the value needs its path (lists and objects; leaves never do).
+    needs_path: bool = field(default=False)
+
+
+class Plans:
+    """Plans per operation, bounded: an endless stream of distinct documents cannot grow it."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
+
+    def find(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDetails],
+        variables: VariableValues,
+    ) -> ObjectPlan | None:
+        """The operation's plan for these variables; None when graphql-core must run it."""
+        if operation.operation is not OperationType.QUERY:
+            return None
+        entry = self._entries.get(id(operation))
+        if entry is None or entry.operation is not operation:
+            entry = _Entry(operation, _directive_variables(operation, fragments))
+            self._entries[id(operation)] = entry
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        else:
+            self._entries.move_to_end(id(operation))
+        coerced = variables.coerced
+        values = tuple(bool(coerced.get(name)) for name in entry.directive_variables)
+        if values in entry.plans:
+            return entry.plans[values]
+        try:
+            plan: ObjectPlan | None = _Compiler(schema, operation, fragments, variables).root()
+        except NotPlanned:
+            plan = None
+        if len(entry.plans) >= VARIANTS:
+            entry.plans.pop(next(iter(entry.plans)))
+        entry.plans[values] = plan
+        return plan
+
+
+@dataclass
+class _Entry:
+    # Held so that id(operation) cannot be reused while the entry lives.
+    operation: OperationDefinitionNode
+    directive_variables: tuple[str, ...]
+    plans: dict[tuple[bool, ...], ObjectPlan | None] = field(default_factory=dict)
+
+
+class _Compiler:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDetails],
+        variables: VariableValues,
+    ) -> None:
+        self.schema = schema
+        self.operation = operation
+        self.fragments = fragments
+        self.variables = variables
+        config = getattr(getattr(schema, "_strawberry_schema", None), "config", None)
+        self.default_is_getattr = getattr(config, "default_resolver", None) is getattr
+        self.info_class = getattr(config, "info_class", None)
+
+    def root(self) -> ObjectPlan:
+        root_type = self.schema.query_type
+        if root_type is None:
+            raise NotPlanned("no query type")
+        collected = collect_fields(
+            self.schema, self.fragments, self.variables, root_type, self.operation
+        )
+        if collected.new_defer_usages:
+            raise NotPlanned("@defer")
+        return self._object(root_type, collected.grouped_field_set)
+
+    def _object(
+        self, type_: GraphQLObjectType, grouped: dict[str, list[FieldDetails]]
+    ) -> ObjectPlan:
+        if type_.is_type_of is not None:
+            raise NotPlanned(f"{type_.name} has an is_type_of check")
+        return ObjectPlan(
+            type_, tuple(self._field(type_, key, details) for key, details in grouped.items())
+        )
+
+    def _field(self, parent: GraphQLObjectType, key: str, details: list[FieldDetails]) -> FieldPlan:
+        first = details[0]
+        if first.fragment_variable_values is not None or first.defer_usage is not None:
+            raise NotPlanned("fragment arguments or @defer")
+        nodes = [detail.node for detail in details]
+        name = first.node.name.value
+        if name == "__typename":
+            return FieldPlan(key, details, nodes, None, None, typename=parent.name)
+        definition = parent.fields.get(name)
+        if definition is None or definition.resolve is None:
+            raise NotPlanned(f"{parent.name}.{name}")  # introspection, or no resolver
+        if any(directive.name.value == "stream" for directive in first.node.directives or ()):
+            raise NotPlanned("@stream")
+        completion = self._completion(definition.type, details)
+        own = definition.extensions.get(STRAWBERRY_FIELD)
+        basic = own is not None and own.is_basic_field and self.default_is_getattr
+        return FieldPlan(
+            key,
+            details,
+            nodes,
+            definition,
+            completion,
+            attribute=own.python_name if basic and not definition.args else None,
+            takes_arguments=bool(definition.args or first.node.arguments),
+            call=None if basic or own is None else self._direct_call(own),
+            needs_path=not isinstance(_named(completion), Leaf),
+        )
+
+    def _completion(self, type_: GraphQLOutputType, details: list[FieldDetails]) -> Completion:
+        if isinstance(type_, GraphQLNonNull):
+            return NonNull(self._completion(type_.of_type, details))
+        if isinstance(type_, GraphQLList):
+            return ListOf(self._completion(type_.of_type, details))
+        if is_leaf_type(type_):
+            return Leaf(type_.coerce_output_value)
+        if isinstance(type_, GraphQLObjectType):
+            collected = collect_subfields(
+                self.schema, self.fragments, self.variables, self.operation, type_, details
+            )
+            if collected.new_defer_usages:
+                raise NotPlanned("@defer")
+            return self._object(type_, collected.grouped_field_set)
+        raise NotPlanned(f"abstract type {type_}")
+
+    def _direct_call(self, own: StrawberryField) -> DirectCall | None:
+        resolver = own.base_resolver
+        if (
+            resolver is None
+            or own.arguments
+            or own.extensions
+            or resolver.self_parameter is not None
+            or self.info_class is None
+        ):
+            return None
+        function = cast(Callable[..., Any], resolver.wrapped_func)
+        info_class = self.info_class
+        parents = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+        info_parameter = resolver.info_parameter
+        info_name = info_parameter.name if info_parameter is not None else None
+
+        def call(source: Any, info: GraphQLResolveInfo[Any]) -> Any:
+            arguments = dict.fromkeys(parents, source)
+            if info_name is not None:
+                arguments[info_name] = info_class(_raw_info=info, _field=own)
+            return function(**arguments)
+
+        return call
+
+
+def _named(completion: Completion) -> Completion:
+    while isinstance(completion, NonNull | ListOf):
+        completion = completion.of
+    return completion
+
+
+def _directive_variables(
+    operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]
+) -> tuple[str, ...]:
+    """The variables @skip and @include read, anywhere the operation may reach."""
+    names: dict[str, None] = {}
+
+    class Reader(Visitor):
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+            if node.name.value in ("skip", "include"):
+                for argument in node.arguments or ():
+                    if isinstance(argument.value, VariableNode):
+                        names[argument.value.name.value] = None
+
+    visit(operation, Reader())
+    for fragment in fragments.values():
+        visit(fragment.definition, Reader())
+    return tuple(names)
