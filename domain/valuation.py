@@ -21,10 +21,16 @@ def outcome_price(
     if prices is None:
         return None
     wanted = outcome.casefold()
-    for name, price in zip(outcomes, prices, strict=False):
+    # A position names its outcome as its market spells it: found by an exact match (a C loop),
+    # then only the names before it are casefolded, in case an earlier one matches first.
+    try:
+        exact: int | None = outcomes.index(outcome)
+    except ValueError:
+        exact = None
+    for index, name in enumerate(outcomes[:exact]):
         if name.casefold() == wanted:
-            return price
-    return None
+            return prices[index] if index < len(prices) else None
+    return prices[exact] if exact is not None and exact < len(prices) else None
 
 
 class Priced(Protocol):

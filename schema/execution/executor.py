@@ -100,10 +100,22 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             if step.typename is not None:
                 results[key] = step.typename
                 continue
-            field_path = Path(path, key, parent_type.name) if step.needs_path else None
             if step.attribute is not None:
                 value = getattr(source, step.attribute)
-            else:
+                leaf = step.leaf
+                if leaf is not None:  # most fields: an attribute that is a leaf, in line
+                    if value is None:
+                        if step.non_null:
+                            raise _Dropped
+                        results[key] = None
+                    else:
+                        coerced = leaf(value)
+                        if coerced is None or coerced is Undefined:
+                            raise _Dropped
+                        results[key] = coerced
+                    continue
+            field_path = Path(path, key, parent_type.name) if step.needs_path else None
+            if step.attribute is None:
                 definition = step.definition
                 assert definition is not None
                 assert definition.resolve is not None

@@ -103,6 +103,9 @@ class FieldPlan:
     call: DirectCall | None = None
     # Whether completing the value needs its path (lists and objects; leaves never do).
     needs_path: bool = field(default=False)
+    # A leaf's coercion, when the field's type is one (String, Decimal!...): completed in line.
+    leaf: Callable[[Any], Any] | None = None
+    non_null: bool = False
 
 
 class Plans:
@@ -214,6 +217,8 @@ class _Compiler:
             takes_arguments=bool(definition.args or first.node.arguments),
             call=None if basic or own is None else self._direct_call(own),
             needs_path=not isinstance(_named(completion), Leaf),
+            leaf=_leaf(completion),
+            non_null=isinstance(completion, NonNull),
         )
 
     def _completion(self, type_: GraphQLOutputType, details: list[FieldDetails]) -> Completion:
@@ -255,6 +260,12 @@ class _Compiler:
             return function(**arguments)
 
         return call
+
+
+def _leaf(completion: Completion) -> Callable[[Any], Any] | None:
+    if isinstance(completion, NonNull):
+        completion = completion.of
+    return completion.coerce if isinstance(completion, Leaf) else None
 
 
 def _named(completion: Completion) -> Completion:
