@@ -27,7 +27,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ import asyncpg
 import orjson
 import redis
 
+from bench.api.agreement import agreement
 from bench.api.data import SIZES, bench_database
 from bench.api.documents import contract_documents
 from bench.api.load import SCRIPT, require_wrk, write_bodies
@@ -332,69 +332,6 @@ async def measure_warmup(url: str, bodies: Path, script: Path, seconds: float) -
     from bench.api.load import run_wrk
 
     await asyncio.to_thread(run_wrk, url, bodies, connections=10, seconds=seconds, script=script)
-
-
-def agreement(answers: dict[str, Any]) -> list[str]:
-    """Do the systems answer Portfolio (20 positions) alike? The service's answer is the
-    reference: the old design's must be identical; PostGraphile's the same numbers."""
-    reference = answers.get("polycool")
-    if reference is None:
-        return ["not checked (the service was not run)"]
-    lines = []
-    for key, found in answers.items():
-        if key == "polycool":
-            continue
-        if key == "postgraphile":
-            problems = compare_postgraphile(reference, found)
-            lines.append(
-                "PostGraphile: the same user, positions, markets and numbers as the service"
-                if not problems
-                else "PostGraphile differs: " + "; ".join(problems[:5])
-            )
-        else:
-            same = found == reference
-            lines.append(
-                f"{key}: {'identical JSON to' if same else '**differs from**'} the service's"
-            )
-    return lines
-
-
-def compare_postgraphile(reference: Any, found: Any) -> list[str]:
-    ours = reference["data"]["user"]
-    theirs = found["data"]["appUserByTelegramId"]
-    problems: list[str] = []
-
-    def same(a: Any, b: Any) -> bool:
-        if a is None or b is None:
-            return a is b
-        if isinstance(a, list):
-            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-        try:
-            return abs(Decimal(a) - Decimal(b)) <= abs(Decimal(a)) * Decimal("1e-12")
-        except ArithmeticError:
-            return bool(a == b)
-
-    for name in ("id", "telegramId", "username"):
-        if ours[name] != theirs[name]:
-            problems.append(f"user.{name}")
-    for name, value in ours["portfolio"].items():
-        if not same(value, theirs["portfolio"][name]):
-            problems.append(f"portfolio.{name}: {value} vs {theirs['portfolio'][name]}")
-    nodes = theirs["positionsByUserId"]["nodes"]
-    if len(nodes) != len(ours["positions"]):
-        problems.append(f"{len(ours['positions'])} positions vs {len(nodes)}")
-    for mine, other in zip(ours["positions"], nodes, strict=False):
-        for name, value in mine.items():
-            if name == "market":
-                for field, item in value.items():
-                    if not same(item, other["marketByMarketId"][field]):
-                        problems.append(f"position {mine['id']} market.{field}")
-            elif name == "openedAt":
-                if value != other[name]:
-                    problems.append(f"position {mine['id']} openedAt")
-            elif not same(value, other[name]):
-                problems.append(f"position {mine['id']} {name}: {value} vs {other[name]}")
-    return problems
 
 
 async def machine(database_url: str, redis_url: str) -> list[tuple[str, str]]:
