@@ -50,6 +50,12 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 SYSTEMS = (
     System("polycool", "Polycool, warm cache", "polycool"),
+    System(
+        "polycool-exec",
+        "Polycool, execution path (ANSWER_CACHE=false)",
+        "polycool",
+        answer_cache=False,
+    ),
     System("polycool-cold", "Polycool, cold cache", "polycool", cold=True),
     System("polycool-2w", "Polycool, warm, WORKERS=2", "polycool", workers=2),
     # Every writer bumps versions, so the TTLs of positions and prices only bound what changes
@@ -157,11 +163,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def plan(system: System) -> list[tuple[Scenario, int]]:
-    """Which points each system runs: all of them for the main rows, fewer for variants."""
+    """Which points each system runs: all of them for the main rows, fewer for variants (the
+    execution path: each scenario at 10 connections, not the concurrency sweep)."""
     if system.workers > 1:
         return [(Scenario("Portfolio", 20), c) for c in (10, 20, 50)] + [(s, 10) for s in OTHERS]
     points = [(s, 10) for s in SCENARIOS]
-    if not system.cold:
+    if not system.cold and system.answer_cache:
         points += [(Scenario("Portfolio", 20), c) for c in SWEEP]
     return points
 
