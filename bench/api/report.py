@@ -30,6 +30,9 @@ class Results:
     systems: list[System]
     points: list[Point] = field(default_factory=list)
     mixed: list[Point] = field(default_factory=list)
+    live: list[Point] = field(default_factory=list)
+    # The live workload's answer checks, one line each (bench/api/live.py).
+    live_checks: list[str] = field(default_factory=list)
     profile: Profile | None = None
     agreement: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -47,6 +50,11 @@ class Results:
             ):
                 return p
         return None
+
+    def live_point(self, system: str, users: int) -> Point | None:
+        return next(
+            (p for p in self.live if p.system == system and p.extra.get("users") == users), None
+        )
 
     def label(self, key: str) -> str:
         return next((s.label for s in self.systems if s.key == key), key)
@@ -186,6 +194,66 @@ def ratio(pair: tuple[float, float] | None) -> str:
         return "–"
     hits, misses = pair
     return f"{hits / (hits + misses) * 100:.1f}% ({hits + misses:,.0f})"
+
+
+def live_table(results: Results) -> str:
+    rows = []
+    for point in results.live:
+        users = int(point.extra["users"])
+        peer = results.live_point(PEER, users)
+        old = results.live_point("old", users)
+        rows.append(
+            [
+                results.label(point.system),
+                f"{users:,}",
+                num(point.rps, 0),
+                num(point.rps / users, 1),
+                latency(point, point.p50_ms),
+                latency(point, point.p95_ms),
+                latency(point, point.p99_ms),
+                "–" if point.system == PEER else times(point, peer),
+                "–" if point.system == "old" else times(point, old),
+                num(point.extra.get("price_ticks_per_second"), 2),
+                num(point.extra.get("prices_written_per_second"), 0),
+                ratio(point.lookups.get("answer")),
+                each(point, point.sql_per_request, 2),
+                each(point, point.redis_round_trips_per_request, 2),
+                each(point, point.server_cpu_ms_per_request, 2),
+                each(point, point.postgres_cpu_ms_per_request, 2),
+                str(point.extra.get("stale_prices", "–")),
+                f"{point.failed + point.socket_errors} / {point.extra.get('price_write_failures')}",
+                num(point.extra.get("other_cpu_cores"), 2),
+            ]
+        )
+    header = [
+        "system",
+        "users",
+        "req/s",
+        "req/s per user",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "× PostGraphile",
+        "× old design",
+        "price ticks landed/s",
+        "market prices written/s",
+        "hit ratio: answer",
+        "SQL/req",
+        "Redis RT/req",
+        "server CPU ms/req",
+        "PG CPU ms/req",
+        "stale prices after the last tick (markets in 10 answers)",
+        "failed: reads / price writes",
+        "others' CPU (cores)",
+    ]
+    return table(header, rows)
+
+
+def times(ours: Point | None, theirs: Point | None) -> str:
+    """How many times `theirs`'s throughput `ours` has, with both figures."""
+    if ours is None or theirs is None or not theirs.rps:
+        return "–"
+    return f"{ours.rps / theirs.rps:.2f}× ({ours.rps:,.0f} vs {theirs.rps:,.0f} req/s)"
 
 
 @dataclass(frozen=True)
@@ -448,6 +516,20 @@ def render(results: Results, scenarios: Sequence[Scenario], images: Sequence[str
         "### Mixed bot workload, 10 connections\n",
         mixed_table(results) + "\n",
     ]
+    if results.live:
+        out += [
+            "### Live prices: Portfolio while every held market moves every second, "
+            "10 connections\n",
+            "wrk cycles through the users' Portfolio documents (10 ACTIVE positions each, on "
+            "300 markets); every market they hold gets a new price every second: "
+            "UpdateMarketPrices for the service and the old design, an UPDATE of the market "
+            "table for PostGraphile (bench/api/live.py). The server's figures per request (SQL, "
+            'Redis, CPU) include the price writes; "price ticks landed/s" counts the writes '
+            "that returned, one a second when the system keeps up.\n",
+            live_table(results) + "\n",
+            *(f"- {line}" for line in results.live_checks),
+            "",
+        ]
     if results.profile is not None:
         out += ["### Profile (generated)\n", *profile_section(results.profile)]
     if results.notes:
@@ -505,6 +587,8 @@ def load_results(path: Path) -> Results:
         systems=[System(**s) for s in raw["systems"]],
         points=[point(p) for p in raw["points"]],
         mixed=[point(p) for p in raw["mixed"]],
+        live=[point(p) for p in raw.get("live", [])],
+        live_checks=raw.get("live_checks", []),
         profile=profile,
         agreement=raw["agreement"],
         notes=raw["notes"],

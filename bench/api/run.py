@@ -37,6 +37,7 @@ import redis
 from bench.api.agreement import agreement
 from bench.api.data import SIZES, bench_database
 from bench.api.documents import contract_documents
+from bench.api.live import live
 from bench.api.load import SCRIPT, require_wrk, write_bodies
 from bench.api.mixed import mixed_bodies, price_updates, send_each_once, steady_state_bodies
 from bench.api.probes import Probe
@@ -151,6 +152,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-mixed", action="store_true")
     parser.add_argument("--mixed-only", action="store_true", help="only the mixed workload")
+    parser.add_argument("--no-live", action="store_true")
+    parser.add_argument("--live-only", action="store_true", help="only the live-price workload")
+    parser.add_argument("--live-duration", type=float, default=15)
+    parser.add_argument("--live-warmup", type=float, default=5)
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
     parser.add_argument(
@@ -228,8 +233,9 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
             results.machine = await machine(data.url, redis_url)
             bodies = Bodies(data, documents, folder, args.seed)
             answers: dict[str, Any] = {}
+            points = not (args.mixed_only or args.live_only)
             for system in systems:
-                if system.mixed_only or args.mixed_only:
+                if system.mixed_only or not points:
                     continue
                 if given_redis is None:
                     redis.Redis.from_url(redis_url).flushall()
@@ -273,11 +279,30 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                                 results.notes.append("py-spy not found: no profile this run")
                     finally:
                         probe.close()
-            results.agreement = agreement(answers)
-            if not args.no_mixed:
+            if points:
+                results.agreement = agreement(answers)
+            if not (args.no_mixed or args.live_only):
                 await mixed(args, systems, data, documents, folder, script, redis_url, results)
+            if not (args.no_live or args.mixed_only):
+                await live(
+                    systems,
+                    data,
+                    documents,
+                    folder,
+                    script,
+                    redis_url,
+                    results,
+                    seconds=args.live_duration,
+                    warmup=args.live_warmup,
+                    seed=args.seed,
+                    flush_redis=given_redis is None,
+                )
     results.seconds = time.monotonic() - started
-    busy = [p for p in results.points + results.mixed if p.extra.get("other_cpu_cores", 0) > 0.15]
+    busy = [
+        p
+        for p in results.points + results.mixed + results.live
+        if p.extra.get("other_cpu_cores", 0) > 0.15
+    ]
     if busy:
         worst = max(p.extra["other_cpu_cores"] for p in busy)
         results.notes.append(
