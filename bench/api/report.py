@@ -503,45 +503,55 @@ def plots(results: Results, folder: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     sizes = (1, 10, 20, 50, 200, 1000)
+    # A partial run (--scenarios, --only) may leave a plot with no line: it is left out.
     figure, (latency, throughput) = plt.subplots(1, 2, figsize=(13, 5))
-    for system in results.systems:
+    drawn = [
         _plot(
             latency,
             throughput,
             system,
             [(n, results.point(system.key, "Portfolio", n, 10)) for n in sizes],
         )
+        for system in results.systems
+    ]
     for axes, title, unit in (
         (latency, "Portfolio p95 latency, 10 connections", "p95 latency (ms)"),
         (throughput, "Portfolio throughput, 10 connections", "requests per second"),
     ):
         _log_axes(axes, title, "ACTIVE positions per user", unit, log_y=True)
-    names.append(_saved(figure, folder, "latency-vs-positions.png"))
+    if any(drawn):
+        names.append(_saved(figure, folder, "latency-vs-positions.png"))
+    plt.close(figure)
 
     figure, (throughput, latency) = plt.subplots(1, 2, figsize=(13, 5))
+    drawn = []
     for system in results.systems:
         found = [(c, results.point(system.key, "Portfolio", 20, c)) for c in CONCURRENCIES]
-        _plot(latency, throughput, system, found)
+        drawn.append(_plot(latency, throughput, system, found))
     for axes, title, unit, log in (
         (throughput, "Portfolio (20 positions) throughput", "requests per second", False),
         (latency, "Portfolio (20 positions) p95 latency", "p95 latency (ms)", True),
     ):
         axes.set_xticks(list(CONCURRENCIES), [str(c) for c in CONCURRENCIES])
         _log_axes(axes, title, "concurrent connections (wrk, closed loop)", unit, log_y=log)
-    names.append(_saved(figure, folder, "throughput-vs-concurrency.png"))
+    if any(drawn):
+        names.append(_saved(figure, folder, "throughput-vs-concurrency.png"))
+    plt.close(figure)
     return names
 
 
 def _plot(
     latency: Any, throughput: Any, system: System, found: list[tuple[int, Point | None]]
-) -> None:
-    """One system's p95 and throughput against x, where at least two points were measured."""
+) -> bool:
+    """One system's p95 and throughput against x, where at least two points were measured;
+    whether it drew them."""
     present = [(x, point) for x, point in found if point is not None and point.requests]
     if len(present) < 2:
-        return
+        return False
     xs = [x for x, _ in present]
     latency.plot(xs, [p.p95_ms for _, p in present], marker="o", label=system.label)
     throughput.plot(xs, [p.rps for _, p in present], marker="o", label=system.label)
+    return True
 
 
 def _log_axes(axes: Any, title: str, x_label: str, unit: str, *, log_y: bool) -> None:
@@ -552,7 +562,8 @@ def _log_axes(axes: Any, title: str, x_label: str, unit: str, *, log_y: bool) ->
     axes.set_ylabel(unit)
     axes.set_title(title)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
+    if axes.get_legend_handles_labels()[0]:  # nothing drawn in a partial run
+        axes.legend(fontsize=8)
 
 
 def _saved(figure: Any, folder: Path, name: str) -> str:

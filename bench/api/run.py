@@ -3,12 +3,17 @@
 Builds a database of its own on DATABASE_URL's server (default: the machine's PostgreSQL on
 127.0.0.1:5432), migrates and seeds it (the 3,000 real markets, 10,000 users with seed 42, and
 ten users each holding exactly 1, 10, 20, 50, 200 and 1,000 positions), starts a Redis of its
-own (or uses REDIS_URL), then each system in turn on loopback: the service (warm, cold, two
-uvicorn workers), the old design (bench/api/old_design.py; with its cache, and cold) and
-PostGraphile 4 on the same database. wrk drives every scenario; counters are read around each
-point; py-spy profiles the warm Portfolio path; the mixed bot workload runs on the service and
-the old design. Writes docs/benchmarks.md (between its markers), its plots and the raw results
-in docs/benchmarks/, then drops the database and stops every process it started.
+own (or uses REDIS_URL), then each system in turn on loopback: the service (warm, its execution
+path with no whole answers kept, cold, two uvicorn workers), the old design
+(bench/api/old_design.py; with its cache, and cold) and PostGraphile 4 on the same database.
+wrk drives every scenario; counters are read around each point; py-spy profiles the warm
+Portfolio path; the mixed bot workload runs on the service and the old design; the live-price
+workload (bench/api/live.py) on the service, the old design and PostGraphile. Writes
+docs/benchmarks.md (between its markers), its plots and the raw results in docs/benchmarks/,
+then drops the database and stops every process it started.
+
+`--only issue-11` runs the points issue 11's targets read and the live workload only, and
+writes its page to a folder of its own (not over docs/benchmarks.md's last full run).
 """
 
 from __future__ import annotations
@@ -76,6 +81,13 @@ PORTFOLIOS = tuple(Scenario("Portfolio", n) for n in SIZES)
 OTHERS = (Scenario("MarketsBatch"), Scenario("TrendingMarkets"))
 SCENARIOS = (*PORTFOLIOS, *OTHERS)
 SWEEP = (1, 5, 20, 50)  # concurrencies besides 10, for Portfolio with 20 positions
+# What `--only NAME` runs: systems, scenarios (at 10 connections only), and the live workload.
+ONLY = {
+    "issue-11": (
+        ("polycool", "polycool-exec", "polycool-cold", "old", "postgraphile"),
+        ("Portfolio-20", "Portfolio-50", "MarketsBatch", "TrendingMarkets"),
+    ),
+}
 
 INTRO = """# Benchmarks
 
@@ -150,13 +162,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(s.key for s in SYSTEMS),
         help="comma-separated, of: " + ", ".join(s.key for s in SYSTEMS),
     )
+    parser.add_argument(
+        "--scenarios",
+        help="comma-separated, of: "
+        + ", ".join(scenario_key(s) for s in SCENARIOS)
+        + " (default all; when given, at 10 connections only)",
+    )
     parser.add_argument("--no-mixed", action="store_true")
     parser.add_argument("--mixed-only", action="store_true", help="only the mixed workload")
     parser.add_argument("--no-live", action="store_true")
     parser.add_argument("--live-only", action="store_true", help="only the live-price workload")
     parser.add_argument("--live-duration", type=float, default=15)
     parser.add_argument("--live-warmup", type=float, default=5)
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--only",
+        choices=sorted(ONLY),
+        help="issue-11: the systems and scenarios its targets read, no mixed workload, no "
+        "profile, and the live workload; the page goes to $TMPDIR/polycool-bench-issue-11/ "
+        "unless --output says otherwise",
+    )
+    parser.add_argument("--output", type=Path, help="default docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
     parser.add_argument(
         "--render",
@@ -164,18 +189,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="RESULTS_JSON",
         help="only write the page and plots again from an earlier run's results.json",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.only is not None:
+        systems, scenarios = ONLY[args.only]
+        args.systems, args.scenarios = ",".join(systems), ",".join(scenarios)
+        args.no_mixed, args.profile_seconds = True, 0
+    if args.output is None:
+        partial = Path(tempfile.gettempdir()) / f"polycool-bench-{args.only}" / "benchmarks.md"
+        args.output = ROOT / "docs" / "benchmarks.md" if args.only is None else partial
+    known = {scenario_key(s) for s in SCENARIOS}
+    if args.scenarios is not None and not set(args.scenarios.split(",")) <= known:
+        parser.error(f"--scenarios {args.scenarios!r}: expected some of {', '.join(known)}")
+    return args
 
 
-def plan(system: System) -> list[tuple[Scenario, int]]:
+def scenario_key(scenario: Scenario) -> str:
+    """A scenario as --scenarios names it: Portfolio-20, MarketsBatch."""
+    return scenario.name + ("" if scenario.positions is None else f"-{scenario.positions}")
+
+
+def plan(system: System, chosen: str | None) -> list[tuple[Scenario, int]]:
     """Which points each system runs: all of them for the main rows, fewer for variants (the
-    execution path: each scenario at 10 connections, not the concurrency sweep)."""
+    execution path: each scenario at 10 connections, not the concurrency sweep); with
+    `chosen` (--scenarios), those scenarios at 10 connections only."""
     if system.workers > 1:
-        return [(Scenario("Portfolio", 20), c) for c in (10, 20, 50)] + [(s, 10) for s in OTHERS]
-    points = [(s, 10) for s in SCENARIOS]
-    if not system.cold and system.answer_cache:
-        points += [(Scenario("Portfolio", 20), c) for c in SWEEP]
-    return points
+        points = [(Scenario("Portfolio", 20), c) for c in (10, 20, 50)]
+        points += [(s, 10) for s in OTHERS]
+    else:
+        points = [(s, 10) for s in SCENARIOS]
+        if not system.cold and system.answer_cache:
+            points += [(Scenario("Portfolio", 20), c) for c in SWEEP]
+    if chosen is None:
+        return points
+    wanted = set(chosen.split(","))
+    return [(s, c) for s, c in points if scenario_key(s) in wanted and c == 10]
 
 
 def check_tools(systems: Sequence[System]) -> None:
@@ -200,6 +247,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted = set(args.systems.split(","))
     systems = [s for s in SYSTEMS if s.key in wanted]
     check_tools(systems)
+    log(f"the page goes to {args.output}")
     folder = Path(tempfile.mkdtemp(prefix="polycool-bench-api-"))
     try:
         asyncio.run(run(args, systems, folder))
@@ -252,7 +300,7 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                         answers[system.key] = await answer(
                             server.base_url, bodies.path(system.kind, Scenario("Portfolio", 20))
                         )
-                        for scenario, concurrency in plan(system):
+                        for scenario, concurrency in plan(system, args.scenarios):
                             log(f"{system.label}: {scenario.label}, {concurrency} connections")
                             point = await measure(
                                 server,
@@ -430,8 +478,10 @@ def host() -> list[tuple[str, str]]:
 
 def write_results(output: Path, results: Results) -> None:
     folder = output.parent / "benchmarks"
-    images = plots(results, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # The raw results first: a plot that fails must not lose the run (--render redraws).
     (folder / "results.json").write_bytes(orjson.dumps(plain(results), option=orjson.OPT_INDENT_2))
+    images = plots(results, folder)
     write_page(output, render(results, SCENARIOS, images), INTRO)
     log(f"wrote {output} and {folder}/ in {results.seconds / 60:.1f} min")
 
