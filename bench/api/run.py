@@ -95,7 +95,7 @@ What the API costs under load, against the old design and PostGraphile, on the s
 machine, in one command:
 
 ```sh
-make bench          # or: .venv/bin/python -m bench.api   (about 12 minutes)
+make bench          # or: .venv/bin/python -m bench.api   (about 16 minutes)
 ```
 
 It needs wrk (`apt-get install -y wrk`), redis-server, Node.js 20 with npm (PostGraphile 4,
@@ -123,6 +123,9 @@ How to read the tables:
   warm after a warm run, cold in a cold one).
 - **cold cache**: every `CACHE_TTL_*` set to 1 ms, so each lookup misses and the request pays
   the SQL and the fills; the same for the old design. PostGraphile has no cache.
+- **execution path**: the service with ANSWER_CACHE=false: no whole answers kept, every query
+  executes through the loaders and Redis (no SQL once warm): the path a read takes once
+  something it read has changed, which under moving prices is most reads.
 - **old design**: `bench/api/old_design.py`: the service's stack and SQL files, but resolvers
   without loaders (one Redis read, and on a miss one query, per position's market) and a write
   that wipes every user's cached positions (SCAN + UNLINK). Its answers are checked to be the
@@ -134,6 +137,11 @@ How to read the tables:
   of the 1,000 most traded markets every second beside wrk; 10 s of warm-up, then 20 s measured.
   The hit ratio depends on how often a user comes back within the TTLs (30 s for positions, 20 s
   for prices), so on the throughput: a faster server sees a higher one on the same workload.
+- **live prices** (`bench/api/live.py`): 1,000 users holding 10 ACTIVE positions each on the
+  300 most traded markets; wrk cycles through their Portfolios while every market they hold
+  gets a new price every second (UpdateMarketPrices for the service, as deployed, and the old
+  design; an UPDATE for PostGraphile). With 1,000 users most reads take the execution path; the
+  second row, 100 users, is the regime where a kept answer survives the rest of its second.
 - **others' CPU**: cores' worth of CPU used during the point by processes other than the server,
   PostgreSQL, Redis and wrk (another job on the machine); above ~0.15 the point is pessimistic.
 - **settings**: the Python servers run with APP_ENV=test, RATE_LIMIT=false, LOG_LEVEL=INFO (the
