@@ -11,7 +11,7 @@ totals) from its generated schema alone; the SQL functions below are its idiom f
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -124,25 +124,65 @@ async def add_sized_users(
         for number in range(USERS_PER_SIZE):
             telegram_id += 1
             data.by_size[size].append(telegram_id)
-            user_id = await connection.fetchval(
-                "INSERT INTO app_user (telegram_id, username, created_at, updated_at) "
-                "VALUES ($1, $2, $3, $3) RETURNING id",
-                telegram_id,
-                f"bench_{size}_{number}",
-                BASE_TIME - timedelta(days=200),
-            )
-            for market_id, outcome, price in rng.sample(outcomes, size):
-                entry = min(Decimal("0.999"), max(Decimal("0.001"), price + _jitter(rng)))
-                opened = BASE_TIME - timedelta(minutes=rng.randint(10, 200 * 24 * 60))
-                shares = Decimal(rng.randint(100, 50_000)) / 100
-                # In seed.load's column order: ACTIVE, nothing realised, no levels, not closed.
-                rows.append(
-                    (
-                        *(user_id, market_id, outcome, "ACTIVE", shares, entry, Decimal(0)),
-                        *(None, None, opened, None, opened),
-                    )
-                )
+            user_id = await _new_user(connection, telegram_id, f"bench_{size}_{number}")
+            rows += [_position(user_id, *held, rng) for held in rng.sample(outcomes, size)]
     await connection.copy_records_to_table("position", columns=POSITION_COLUMNS, records=rows)
+
+
+async def add_holders(
+    connection: asyncpg.Connection,
+    *,
+    users: int,
+    positions: int,
+    markets: Sequence[str],
+    first_telegram_id: int,
+    rng: random.Random,
+) -> list[int]:
+    """`users` more users, each with exactly `positions` ACTIVE positions on as many distinct
+    markets drawn from `markets` (one outcome each, entered near its price); their Telegram
+    ids, in order. For the live workload: many users sharing a few hundred markets."""
+    found = await connection.fetch(
+        "SELECT id, outcomes, outcome_prices FROM market WHERE id = ANY($1::text[])", markets
+    )
+    by_id = {m["id"]: list(zip(m["outcomes"], m["outcome_prices"], strict=True)) for m in found}
+    held = [m for m in markets if m in by_id]
+    telegram_ids = []
+    rows = []
+    for number in range(users):
+        telegram_id = first_telegram_id + number
+        telegram_ids.append(telegram_id)
+        user_id = await _new_user(connection, telegram_id, f"bench_live_{number}")
+        for market_id in rng.sample(held, positions):
+            outcome, price = rng.choice(by_id[market_id])
+            rows.append(_position(user_id, market_id, outcome, price, rng))
+    await connection.copy_records_to_table("position", columns=POSITION_COLUMNS, records=rows)
+    await connection.execute("ANALYZE app_user, position")
+    return telegram_ids
+
+
+async def _new_user(connection: asyncpg.Connection, telegram_id: int, username: str) -> int:
+    user_id: int = await connection.fetchval(
+        "INSERT INTO app_user (telegram_id, username, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $3) RETURNING id",
+        telegram_id,
+        username,
+        BASE_TIME - timedelta(days=200),
+    )
+    return user_id
+
+
+def _position(
+    user_id: int, market_id: str, outcome: str, price: Decimal, rng: random.Random
+) -> tuple[object, ...]:
+    """An ACTIVE position's row, in seed.load's column order: entered near `price`, nothing
+    realised, no levels, not closed."""
+    entry = min(Decimal("0.999"), max(Decimal("0.001"), price + _jitter(rng)))
+    opened = BASE_TIME - timedelta(minutes=rng.randint(10, 200 * 24 * 60))
+    shares = Decimal(rng.randint(100, 50_000)) / 100
+    return (
+        *(user_id, market_id, outcome, "ACTIVE", shares, entry, Decimal(0)),
+        *(None, None, opened, None, opened),
+    )
 
 
 def _jitter(rng: random.Random) -> Decimal:

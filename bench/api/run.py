@@ -3,12 +3,17 @@
 Builds a database of its own on DATABASE_URL's server (default: the machine's PostgreSQL on
 127.0.0.1:5432), migrates and seeds it (the 3,000 real markets, 10,000 users with seed 42, and
 ten users each holding exactly 1, 10, 20, 50, 200 and 1,000 positions), starts a Redis of its
-own (or uses REDIS_URL), then each system in turn on loopback: the service (warm, cold, two
-uvicorn workers), the old design (bench/api/old_design.py; with its cache, and cold) and
-PostGraphile 4 on the same database. wrk drives every scenario; counters are read around each
-point; py-spy profiles the warm Portfolio path; the mixed bot workload runs on the service and
-the old design. Writes docs/benchmarks.md (between its markers), its plots and the raw results
-in docs/benchmarks/, then drops the database and stops every process it started.
+own (or uses REDIS_URL), then each system in turn on loopback: the service (warm, its execution
+path with no whole answers kept, cold, two uvicorn workers), the old design
+(bench/api/old_design.py; with its cache, and cold) and PostGraphile 4 on the same database.
+wrk drives every scenario; counters are read around each point; py-spy profiles the warm
+Portfolio path; the mixed bot workload runs on the service and the old design; the live-price
+workload (bench/api/live.py) on the service, the old design and PostGraphile. Writes
+docs/benchmarks.md (between its markers), its plots and the raw results in docs/benchmarks/,
+then drops the database and stops every process it started.
+
+`--only issue-11` runs the points issue 11's targets read and the live workload only, and
+writes its page to a folder of its own (not over docs/benchmarks.md's last full run).
 """
 
 from __future__ import annotations
@@ -27,7 +32,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +39,10 @@ import asyncpg
 import orjson
 import redis
 
+from bench.api.agreement import agreement
 from bench.api.data import SIZES, bench_database
 from bench.api.documents import contract_documents
+from bench.api.live import live
 from bench.api.load import SCRIPT, require_wrk, write_bodies
 from bench.api.mixed import mixed_bodies, price_updates, send_each_once, steady_state_bodies
 from bench.api.probes import Probe
@@ -50,6 +56,12 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
 SYSTEMS = (
     System("polycool", "Polycool, warm cache", "polycool"),
+    System(
+        "polycool-exec",
+        "Polycool, execution path (ANSWER_CACHE=false)",
+        "polycool",
+        answer_cache=False,
+    ),
     System("polycool-cold", "Polycool, cold cache", "polycool", cold=True),
     System("polycool-2w", "Polycool, warm, WORKERS=2", "polycool", workers=2),
     # Every writer bumps versions, so the TTLs of positions and prices only bound what changes
@@ -69,6 +81,13 @@ PORTFOLIOS = tuple(Scenario("Portfolio", n) for n in SIZES)
 OTHERS = (Scenario("MarketsBatch"), Scenario("TrendingMarkets"))
 SCENARIOS = (*PORTFOLIOS, *OTHERS)
 SWEEP = (1, 5, 20, 50)  # concurrencies besides 10, for Portfolio with 20 positions
+# What `--only NAME` runs: systems, scenarios (at 10 connections only), and the live workload.
+ONLY = {
+    "issue-11": (
+        ("polycool", "polycool-exec", "polycool-cold", "old", "postgraphile"),
+        ("Portfolio-20", "Portfolio-50", "MarketsBatch", "TrendingMarkets"),
+    ),
+}
 
 INTRO = """# Benchmarks
 
@@ -76,7 +95,7 @@ What the API costs under load, against the old design and PostGraphile, on the s
 machine, in one command:
 
 ```sh
-make bench          # or: .venv/bin/python -m bench.api   (about 12 minutes)
+make bench          # or: .venv/bin/python -m bench.api   (about 16 minutes)
 ```
 
 It needs wrk (`apt-get install -y wrk`), redis-server, Node.js 20 with npm (PostGraphile 4,
@@ -104,6 +123,9 @@ How to read the tables:
   warm after a warm run, cold in a cold one).
 - **cold cache**: every `CACHE_TTL_*` set to 1 ms, so each lookup misses and the request pays
   the SQL and the fills; the same for the old design. PostGraphile has no cache.
+- **execution path**: the service with ANSWER_CACHE=false: no whole answers kept, every query
+  executes through the loaders and Redis (no SQL once warm): the path a read takes once
+  something it read has changed, which under moving prices is most reads.
 - **old design**: `bench/api/old_design.py`: the service's stack and SQL files, but resolvers
   without loaders (one Redis read, and on a miss one query, per position's market) and a write
   that wipes every user's cached positions (SCAN + UNLINK). Its answers are checked to be the
@@ -115,6 +137,11 @@ How to read the tables:
   of the 1,000 most traded markets every second beside wrk; 10 s of warm-up, then 20 s measured.
   The hit ratio depends on how often a user comes back within the TTLs (30 s for positions, 20 s
   for prices), so on the throughput: a faster server sees a higher one on the same workload.
+- **live prices** (`bench/api/live.py`): 1,000 users holding 10 ACTIVE positions each on the
+  300 most traded markets; wrk cycles through their Portfolios while every market they hold
+  gets a new price every second (UpdateMarketPrices for the service, as deployed, and the old
+  design; an UPDATE for PostGraphile). With 1,000 users most reads take the execution path; the
+  second row, 100 users, is the regime where a kept answer survives the rest of its second.
 - **others' CPU**: cores' worth of CPU used during the point by processes other than the server,
   PostgreSQL, Redis and wrk (another job on the machine); above ~0.15 the point is pessimistic.
 - **settings**: the Python servers run with APP_ENV=test, RATE_LIMIT=false, LOG_LEVEL=INFO (the
@@ -143,9 +170,26 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=",".join(s.key for s in SYSTEMS),
         help="comma-separated, of: " + ", ".join(s.key for s in SYSTEMS),
     )
+    parser.add_argument(
+        "--scenarios",
+        help="comma-separated, of: "
+        + ", ".join(scenario_key(s) for s in SCENARIOS)
+        + " (default all; when given, at 10 connections only)",
+    )
     parser.add_argument("--no-mixed", action="store_true")
     parser.add_argument("--mixed-only", action="store_true", help="only the mixed workload")
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--no-live", action="store_true")
+    parser.add_argument("--live-only", action="store_true", help="only the live-price workload")
+    parser.add_argument("--live-duration", type=float, default=15)
+    parser.add_argument("--live-warmup", type=float, default=5)
+    parser.add_argument(
+        "--only",
+        choices=sorted(ONLY),
+        help="issue-11: the systems and scenarios its targets read, no mixed workload, no "
+        "profile, and the live workload; the page goes to $TMPDIR/polycool-bench-issue-11/ "
+        "unless --output says otherwise",
+    )
+    parser.add_argument("--output", type=Path, help="default docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
     parser.add_argument(
         "--render",
@@ -153,17 +197,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="RESULTS_JSON",
         help="only write the page and plots again from an earlier run's results.json",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.only is not None:
+        systems, scenarios = ONLY[args.only]
+        args.systems, args.scenarios = ",".join(systems), ",".join(scenarios)
+        args.no_mixed, args.profile_seconds = True, 0
+    if args.output is None:
+        partial = Path(tempfile.gettempdir()) / f"polycool-bench-{args.only}" / "benchmarks.md"
+        args.output = ROOT / "docs" / "benchmarks.md" if args.only is None else partial
+    known = {scenario_key(s) for s in SCENARIOS}
+    if args.scenarios is not None and not set(args.scenarios.split(",")) <= known:
+        parser.error(f"--scenarios {args.scenarios!r}: expected some of {', '.join(known)}")
+    return args
 
 
-def plan(system: System) -> list[tuple[Scenario, int]]:
-    """Which points each system runs: all of them for the main rows, fewer for variants."""
+def scenario_key(scenario: Scenario) -> str:
+    """A scenario as --scenarios names it: Portfolio-20, MarketsBatch."""
+    return scenario.name + ("" if scenario.positions is None else f"-{scenario.positions}")
+
+
+def plan(system: System, chosen: str | None) -> list[tuple[Scenario, int]]:
+    """Which points each system runs: all of them for the main rows, fewer for variants (the
+    execution path: each scenario at 10 connections, not the concurrency sweep); with
+    `chosen` (--scenarios), those scenarios at 10 connections only."""
     if system.workers > 1:
-        return [(Scenario("Portfolio", 20), c) for c in (10, 20, 50)] + [(s, 10) for s in OTHERS]
-    points = [(s, 10) for s in SCENARIOS]
-    if not system.cold:
-        points += [(Scenario("Portfolio", 20), c) for c in SWEEP]
-    return points
+        points = [(Scenario("Portfolio", 20), c) for c in (10, 20, 50)]
+        points += [(s, 10) for s in OTHERS]
+    else:
+        points = [(s, 10) for s in SCENARIOS]
+        if not system.cold and system.answer_cache:
+            points += [(Scenario("Portfolio", 20), c) for c in SWEEP]
+    if chosen is None:
+        return points
+    wanted = set(chosen.split(","))
+    return [(s, c) for s, c in points if scenario_key(s) in wanted and c == 10]
 
 
 def check_tools(systems: Sequence[System]) -> None:
@@ -188,6 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted = set(args.systems.split(","))
     systems = [s for s in SYSTEMS if s.key in wanted]
     check_tools(systems)
+    log(f"the page goes to {args.output}")
     folder = Path(tempfile.mkdtemp(prefix="polycool-bench-api-"))
     try:
         asyncio.run(run(args, systems, folder))
@@ -221,8 +289,9 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
             results.machine = await machine(data.url, redis_url)
             bodies = Bodies(data, documents, folder, args.seed)
             answers: dict[str, Any] = {}
+            points = not (args.mixed_only or args.live_only)
             for system in systems:
-                if system.mixed_only or args.mixed_only:
+                if system.mixed_only or not points:
                     continue
                 if given_redis is None:
                     redis.Redis.from_url(redis_url).flushall()
@@ -239,7 +308,7 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                         answers[system.key] = await answer(
                             server.base_url, bodies.path(system.kind, Scenario("Portfolio", 20))
                         )
-                        for scenario, concurrency in plan(system):
+                        for scenario, concurrency in plan(system, args.scenarios):
                             log(f"{system.label}: {scenario.label}, {concurrency} connections")
                             point = await measure(
                                 server,
@@ -266,11 +335,30 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                                 results.notes.append("py-spy not found: no profile this run")
                     finally:
                         probe.close()
-            results.agreement = agreement(answers)
-            if not args.no_mixed:
+            if points:
+                results.agreement = agreement(answers)
+            if not (args.no_mixed or args.live_only):
                 await mixed(args, systems, data, documents, folder, script, redis_url, results)
+            if not (args.no_live or args.mixed_only):
+                await live(
+                    systems,
+                    data,
+                    documents,
+                    folder,
+                    script,
+                    redis_url,
+                    results,
+                    seconds=args.live_duration,
+                    warmup=args.live_warmup,
+                    seed=args.seed,
+                    flush_redis=given_redis is None,
+                )
     results.seconds = time.monotonic() - started
-    busy = [p for p in results.points + results.mixed if p.extra.get("other_cpu_cores", 0) > 0.15]
+    busy = [
+        p
+        for p in results.points + results.mixed + results.live
+        if p.extra.get("other_cpu_cores", 0) > 0.15
+    ]
     if busy:
         worst = max(p.extra["other_cpu_cores"] for p in busy)
         results.notes.append(
@@ -332,69 +420,6 @@ async def measure_warmup(url: str, bodies: Path, script: Path, seconds: float) -
     from bench.api.load import run_wrk
 
     await asyncio.to_thread(run_wrk, url, bodies, connections=10, seconds=seconds, script=script)
-
-
-def agreement(answers: dict[str, Any]) -> list[str]:
-    """Do the systems answer Portfolio (20 positions) alike? The service's answer is the
-    reference: the old design's must be identical; PostGraphile's the same numbers."""
-    reference = answers.get("polycool")
-    if reference is None:
-        return ["not checked (the service was not run)"]
-    lines = []
-    for key, found in answers.items():
-        if key == "polycool":
-            continue
-        if key == "postgraphile":
-            problems = compare_postgraphile(reference, found)
-            lines.append(
-                "PostGraphile: the same user, positions, markets and numbers as the service"
-                if not problems
-                else "PostGraphile differs: " + "; ".join(problems[:5])
-            )
-        else:
-            same = found == reference
-            lines.append(
-                f"{key}: {'identical JSON to' if same else '**differs from**'} the service's"
-            )
-    return lines
-
-
-def compare_postgraphile(reference: Any, found: Any) -> list[str]:
-    ours = reference["data"]["user"]
-    theirs = found["data"]["appUserByTelegramId"]
-    problems: list[str] = []
-
-    def same(a: Any, b: Any) -> bool:
-        if a is None or b is None:
-            return a is b
-        if isinstance(a, list):
-            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-        try:
-            return abs(Decimal(a) - Decimal(b)) <= abs(Decimal(a)) * Decimal("1e-12")
-        except ArithmeticError:
-            return bool(a == b)
-
-    for name in ("id", "telegramId", "username"):
-        if ours[name] != theirs[name]:
-            problems.append(f"user.{name}")
-    for name, value in ours["portfolio"].items():
-        if not same(value, theirs["portfolio"][name]):
-            problems.append(f"portfolio.{name}: {value} vs {theirs['portfolio'][name]}")
-    nodes = theirs["positionsByUserId"]["nodes"]
-    if len(nodes) != len(ours["positions"]):
-        problems.append(f"{len(ours['positions'])} positions vs {len(nodes)}")
-    for mine, other in zip(ours["positions"], nodes, strict=False):
-        for name, value in mine.items():
-            if name == "market":
-                for field, item in value.items():
-                    if not same(item, other["marketByMarketId"][field]):
-                        problems.append(f"position {mine['id']} market.{field}")
-            elif name == "openedAt":
-                if value != other[name]:
-                    problems.append(f"position {mine['id']} openedAt")
-            elif not same(value, other[name]):
-                problems.append(f"position {mine['id']} {name}: {value} vs {other[name]}")
-    return problems
 
 
 async def machine(database_url: str, redis_url: str) -> list[tuple[str, str]]:
@@ -461,8 +486,10 @@ def host() -> list[tuple[str, str]]:
 
 def write_results(output: Path, results: Results) -> None:
     folder = output.parent / "benchmarks"
-    images = plots(results, folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    # The raw results first: a plot that fails must not lose the run (--render redraws).
     (folder / "results.json").write_bytes(orjson.dumps(plain(results), option=orjson.OPT_INDENT_2))
+    images = plots(results, folder)
     write_page(output, render(results, SCENARIOS, images), INTRO)
     log(f"wrote {output} and {folder}/ in {results.seconds / 60:.1f} min")
 

@@ -42,6 +42,9 @@ class System:
     # CACHE_TTL_POSITIONS and CACHE_TTL_PRICES, when not the defaults (the old system's).
     versioned_ttl: float | None = None
     mixed_only: bool = False  # a row of the mixed workload only
+    # False: ANSWER_CACHE=false, no whole answers kept, so every query executes (the path a
+    # read takes once something it read changed); the loaders' cache still answers.
+    answer_cache: bool = True
 
     @property
     def counted(self) -> bool:
@@ -139,6 +142,8 @@ def environment(
         for name in ("PRICES", "POSITIONS", "MARKETS", "MARKET_LISTS", "USERS"):
             env[f"CACHE_TTL_{name}"] = "0.001"
         env["CACHE_REFRESH_MARKETS"] = "false"  # nothing may stay cached
+    if not system.answer_cache:
+        env["ANSWER_CACHE"] = "false"
     if system.versioned_ttl is not None:
         for name in ("PRICES", "POSITIONS"):
             env[f"CACHE_TTL_{name}"] = str(system.versioned_ttl)
