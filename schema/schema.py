@@ -9,13 +9,8 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    QueryDepthLimiter,
-    SchemaExtension,
-)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -26,7 +21,6 @@ from schema.execution.plans import Plans
 from schema.extensions.debug_counts import DebugCounts
 from schema.extensions.documents import Documents, ParseOnce
 from schema.extensions.role_check import RoleCheck
-from schema.extensions.validation_codes import ValidationCodes
 from schema.market import Market
 from schema.payloads import RecordTradePayload, SyncPositionsPayload, UpdateMarketPricesPayload
 from schema.position import Position
@@ -92,28 +86,23 @@ def build_schema(
 ) -> PolycoolSchema:
     """The schema with the deployment's limits; its SDL does not depend on the settings."""
     settings = settings or Settings()
-    # The limits' validation rules are made once, here: the validation cache is keyed by the
-    # rule classes, and the limiters make new classes each time they are built.
+    # The limits' validation rules are made once, here: the limiters make new classes each
+    # time they are built. Refused before anything runs: oversized documents (while parsing),
+    # deep nesting, alias floods, and introspection where it is off (validation rules).
     rules = (
         *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        *(() if settings.introspection else (NoSchemaIntrospectionCustomRule,)),
     )
-    # Factories, not instances: each request gets its own extension objects (the parser and
-    # validation caches still live at module level, keyed by their size).
-    documents = Documents(settings.parser_cache_size, settings.max_tokens)
+    # Parsed and validated once per document, bounded (PARSER_CACHE_SIZE): a client sending
+    # endless distinct documents cannot grow memory.
+    documents = Documents(settings.parser_cache_size, settings.max_tokens, rules)
+    # Factories, not instances: each request gets its own extension objects.
     extensions: list[Callable[[], SchemaExtension]] = [
-        ValidationCodes,
-        # Refused before anything runs: oversized documents (while parsing), deep nesting,
-        # alias floods (validation rules).
-        partial(AddValidationRules, list(rules)),
-        # Parsed and validated once per document, bounded (PARSER_CACHE_SIZE): a client sending
-        # endless distinct documents cannot grow memory.
         partial(ParseOnce, documents),
         RoleCheck,
         DebugCounts,
     ]
-    if not settings.introspection:
-        extensions.append(DisableIntrospection)
     return PolycoolSchema(
         documents,
         # Queries by their plans, graphql-core for the rest (schema/execution/executor.py).

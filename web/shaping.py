@@ -4,7 +4,7 @@ User errors (`errors.UserError` and its kinds) keep their message and carry a co
 `extensions`; the retryable ones (SERVICE_BUSY, SERVICE_UNAVAILABLE) carry the request id too.
 Errors before execution get the contract's codes: GRAPHQL_PARSE_FAILED,
 GRAPHQL_VALIDATION_FAILED (marked while still known as such, schema/extensions/
-validation_codes.py), and BAD_USER_INPUT for a variable that is missing or cannot be coerced.
+documents.py), and BAD_USER_INPUT for a variable that is missing or cannot be coerced.
 Anything else is a bug or a failure nobody foresaw: its message is replaced (no SQL, no stack
 trace reaches the client) by one carrying the request id, and it is logged here, with that id
 and its traceback, as it is masked (the schema logs nothing: Strawberry would log a user's typo).

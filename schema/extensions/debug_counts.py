@@ -6,7 +6,6 @@ web/request_scope.py); the view asks for them with the header and says so in the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from strawberry.extensions import SchemaExtension
@@ -16,9 +15,6 @@ from telemetry.metrics import RequestCounts
 
 class DebugCounts(SchemaExtension):
     """With X-Debug-Counts outside production, the response's extensions carry the counts."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
