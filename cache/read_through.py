@@ -70,7 +70,7 @@ class _Item(Generic[K]):
     key: K
     tag: str
     version: str | None
-    entries: list[str]
+    entry: str
     seen: str = ""
     # The token a fill creates the version with when none existed (the script's `fresh`).
     fresh: str = field(default_factory=new_token)
@@ -118,7 +118,7 @@ class CacheSession:
                 misses.append(item)
             else:
                 found[item.key] = value
-                self._note_hit(kind, item, min(remaining.get(e, 0) for e in item.entries))
+                self._note_hit(kind, item, remaining.get(item.entry, 0))
         CACHE_LOOKUPS.labels(kind.name, "hit").inc(len(found))
         CACHE_LOOKUPS.labels(kind.name, "miss").inc(len(misses))
         count_cache(hits=len(found), misses=len(misses))
@@ -169,7 +169,7 @@ class CacheSession:
         reads = self.reads
         if item.version is not None:
             reads.versions[item.version] = item.seen
-            reads.ttl = min(reads.ttl, *(self.store.ttls[part.ttl] for part in kind.parts))
+            reads.ttl = min(reads.ttl, self.store.ttls[kind.ttl])
         elif remaining_ms > 0:
             # No write retires TTL-only data: an answer built on it lives no longer than it.
             reads.ttl = min(reads.ttl, remaining_ms / 1000)
@@ -178,7 +178,7 @@ class CacheSession:
 
     def _note_misses(self, kind: Kind[K], misses: list[_Item[K]], fetched: Mapping[K, Any]) -> None:
         reads = self.reads
-        reads.ttl = min(reads.ttl, *(self.store.ttls[part.ttl] for part in kind.parts))
+        reads.ttl = min(reads.ttl, self.store.ttls[kind.ttl])
         for item in misses:
             if item.version is not None:
                 # Filled under the token seen, or created with `fresh`; an absent key stays
@@ -197,8 +197,7 @@ class CacheSession:
             version: str | None = names.version(scope)
         else:
             tag, version = names.tag(kind.name, entry_name), None
-        entries = [names.entry(tag, kind.name, part.name, entry_name) for part in kind.parts]
-        return _Item(key, tag, version, entries)
+        return _Item(key, tag, version, names.entry(tag, kind.name, entry_name))
 
     async def _read(
         self, items: list[_Item[K]], entries: bool = True
@@ -209,13 +208,11 @@ class CacheSession:
         With `entries` False, the versions alone (a refresh rewrites the entries anyway).
         """
         by_tag: dict[str, list[str]] = {}
-        unversioned = [
-            entry for item in items if item.version is None and entries for entry in item.entries
-        ]
+        unversioned = [item.entry for item in items if item.version is None and entries]
         for item in items:
             wanted = by_tag.setdefault(item.tag, [])
             if entries:
-                wanted.extend(item.entries)
+                wanted.append(item.entry)
             if item.version is not None and item.version not in wanted:
                 wanted.append(item.version)
         by_tag = {tag: names for tag, names in by_tag.items() if names}
@@ -253,21 +250,13 @@ class CacheSession:
                 return None
         else:
             expected = "-"
-        values = []
-        for entry in item.entries:
-            raw = read.get(entry)
-            if raw is None:
-                return None
-            token, epoch, payload = raw.split(b"|", 2)
-            if token.decode() != expected or epoch.decode() != self.epoch:
-                return None
-            values.append(payload)
-        if len(values) == 1:
-            return decode(values[0])
-        merged: dict[str, Any] = {}
-        for payload in values:  # the parts of one row (a market's details and prices)
-            merged.update(decode(payload))
-        return merged
+        raw = read.get(item.entry)
+        if raw is None:
+            return None
+        token, epoch, payload = raw.split(b"|", 2)
+        if token.decode() != expected or epoch.decode() != self.epoch:
+            return None
+        return decode(payload)
 
     async def _fill(self, kind: Kind[K], items: list[_Item[K]], rows: Mapping[K, Any]) -> None:
         store = self.store
@@ -282,16 +271,10 @@ class CacheSession:
                 for item in group:
                     if item.version is not None:
                         script_keys.append(item.version)
-                    script_keys.extend(item.entries)
-                    args += [
-                        "1" if item.version else "0",
-                        item.seen,
-                        item.fresh,
-                        str(len(kind.parts)),
-                    ]
-                    for part in kind.parts:
-                        args.append(kind.payload(part, rows[item.key]))
-                        args.append(str(int(store.ttls[part.ttl] * 1000)))
+                    script_keys.append(item.entry)
+                    args += ["1" if item.version else "0", item.seen, item.fresh, "1"]
+                    args.append(kind.payload(rows[item.key]))
+                    args.append(str(int(store.ttls[kind.ttl] * 1000)))
                 pipeline.eval(FILL, len(script_keys), *script_keys, *args)
 
         if await store.run("fill", queue) is None:
