@@ -48,13 +48,17 @@ def _without(script: str, protection: str, replacement: str) -> str:
 
 def unguarded_fill() -> str:
     """FILL without its version check: it writes under whatever version it finds."""
-    return _without(cache.read_through.FILL, "elseif current == seen then", "elseif true then")
+    return _without(
+        cache.read_through.FILL, "elseif current[version] == seen then", "elseif true then"
+    )
 
 
 def version_creating_fill() -> str:
     """FILL creating the version whenever the reader saw none, even over a bump's token."""
     return _without(
-        cache.read_through.FILL, "if current == false and seen == '' then", "if seen == '' then"
+        cache.read_through.FILL,
+        "if current[version] == false and seen == '' then",
+        "if seen == '' then",
     )
 
 
