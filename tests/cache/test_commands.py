@@ -27,16 +27,16 @@ DOCUMENTS = contract_documents()
 NOT_THE_REQUEST = {"info", "hello", "client|setinfo"}
 
 # Every command but SET, cold and warm (eval and evalsha counted as one: "script").
-# Kept answers: the look-up (a script, its GETs of the answer and the epoch, and when found,
+# Kept answers: the look-up (a script, its MGET of the answer and the epoch, and when found,
 # its MGET of the versions); then, cold, the loaders as without answers, and the keep (a SET).
 # Without: each of the three loaders (user, positions, markets) reads with one MGET (the first
 # with the epoch); cold, each fills with one script, which reads its versions with one MGET.
 OTHERS = {
-    True: {"cold": {"script": 4, "get": 2, "mget": 6}, "warm": {"script": 1, "get": 2, "mget": 1}},
+    True: {"cold": {"script": 4, "mget": 7}, "warm": {"script": 1, "mget": 2}},
     False: {"cold": {"script": 3, "mget": 6}, "warm": {"mget": 3}},
 }
 # The most a cold Portfolio of 20 positions on 20 markets may cost, all commands together.
-COLD_PORTFOLIO_20 = {True: 57, False: 53}
+COLD_PORTFOLIO_20 = {True: 56, False: 53}
 
 
 @pytest.fixture(scope="module")
