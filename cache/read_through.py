@@ -17,11 +17,10 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from cache.codec import decode
 from cache.keys import Scope
 from cache.kinds import Kind
 from cache.store import CacheStore, Pipeline, new_token
-from telemetry.metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
+from telemetry.metrics import CACHE_DECODED, CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
 
 K = TypeVar("K", bound=Hashable)
 
@@ -121,6 +120,7 @@ class CacheSession:
         read = await self._read(items)
         values, remaining = read if read is not None else ({}, {})
         misses: list[_Item[K]] = []
+        reused = self.store.decoded.reused
         for item in items:
             value = None if read is None else self._hit(kind, item, values)
             if value is None:
@@ -128,6 +128,10 @@ class CacheSession:
             else:
                 found[item.key] = value
                 self._note_hit(kind, item, remaining.get(item.entry, 0))
+        if found:
+            reused = self.store.decoded.reused - reused
+            CACHE_DECODED.labels(kind.name, "reused").inc(reused)
+            CACHE_DECODED.labels(kind.name, "decoded").inc(len(found) - reused)
         CACHE_LOOKUPS.labels(kind.name, "hit").inc(len(found))
         CACHE_LOOKUPS.labels(kind.name, "miss").inc(len(misses))
         count_cache(hits=len(found), misses=len(misses))
@@ -269,7 +273,7 @@ class CacheSession:
         token, epoch, payload = raw.split(b"|", 2)
         if token.decode() != expected or epoch.decode() != self.epoch:
             return None
-        return decode(payload)
+        return self.store.decoded.decode(item.entry, raw, payload)
 
     async def _fill(self, kind: Kind[K], items: list[_Item[K]], rows: Mapping[K, Any]) -> None:
         """One FILL script for the batch on a single server, one per hash tag on a cluster."""

@@ -34,6 +34,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 from redis.retry import Retry
 
+from cache.decoded import DecodedEntries
 from cache.keys import KeyNames, Scope, group_by_tag
 from settings import Settings
 from telemetry.metrics import LOST_INVALIDATIONS, REDIS_ERRORS, count_redis
@@ -57,6 +58,8 @@ class CacheStore:
     # Versions outlive every entry filled under them (see keys.py), so an expired version
     # can only mean its entries expired too.
     version_ttl: float = 0.0
+    # Hits decoded once per process (cache/decoded.py); none kept unless given a size.
+    decoded: DecodedEntries = field(default_factory=lambda: DecodedEntries(0), repr=False)
     _down_until: float = 0.0
     # Bumps lost so far, and how many of them a moved epoch has covered.
     _lost: int = 0
@@ -217,6 +220,7 @@ def connect(settings: Settings, url: str) -> CacheStore:
         keys=KeyNames(settings.cache_prefix),
         retry_after=settings.redis_retry_after,
         ttls=ttls(settings),
+        decoded=DecodedEntries(settings.cache_decoded_bytes),
     )
 
 
