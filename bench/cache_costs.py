@@ -13,7 +13,9 @@ commit, e.g. `git archive <commit> | tar -x -C DIR`), alternating, `--rounds` ti
 - CPU per warm request with ANSWER_CACHE=false: the app called in-process (httpx's ASGI
   transport, one request at a time, TTLs of an hour so nothing expires during the loop); the
   process's CPU (server and client: the client's share is the same in every checkout) and
-  redis-server's (INFO cpu), divided by the requests.
+  redis-server's (INFO cpu), divided by the requests;
+- the same per cold request (every TTL 1 ms, so each lookup misses and the request fills, as
+  docs/benchmarks.md's "cold cache"), over a tenth as many requests.
 
 Each measurement runs in a process of its own, importing the checkout's code; the machine is
 shared, so read the spread of the rounds, not one number.
@@ -44,7 +46,9 @@ def main() -> None:
     parser.add_argument("--against", type=Path, action="append", default=[])
     parser.add_argument("--positions", type=int, nargs="+", default=[1, 20])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=1000, help="warm requests per CPU run")
+    parser.add_argument(
+        "--requests", type=int, default=1000, help="warm requests per CPU run; a tenth cold"
+    )
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -128,19 +132,23 @@ def measure_in(
 def report(results: dict[tuple[str, int], list[dict[str, Any]]]) -> None:
     print(
         "\ncheckout | positions | commands cold/warm (answers) | cold/warm (no answers) | "
-        "CPU µs/warm request (no answers), median [min-max] | Redis CPU µs/request"
+        "CPU µs per warm request (no answers), median [min-max] | Redis CPU µs | "
+        "the same per cold request"
     )
     for (checkout, size), runs in results.items():
-        cpu = [run["cpu_us"] for run in runs]
-        redis_cpu = [run["redis_cpu_us"] for run in runs]
         first = runs[0]
         print(
             f"{checkout} | {size} | {first['answers']['cold']}/{first['answers']['warm']} | "
             f"{first['loaders']['cold']}/{first['loaders']['warm']} | "
-            f"{statistics.median(cpu):.0f} [{min(cpu):.0f}-{max(cpu):.0f}] | "
-            f"{statistics.median(redis_cpu):.0f}"
+            f"{spread(runs, 'cpu_us')} | {spread(runs, 'redis_cpu_us')} | "
+            f"cold: {spread(runs, 'cold_cpu_us')} | {spread(runs, 'cold_redis_cpu_us')}"
         )
         print(f"    by command, cold (no answers): {first['loaders']['cold_by_command']}")
+
+
+def spread(runs: list[dict[str, Any]], name: str) -> str:
+    values = [run[name] for run in runs]
+    return f"{statistics.median(values):.0f} [{min(values):.0f}-{max(values):.0f}]"
 
 
 # The child: runs in the checkout it measures, with that checkout's code.
@@ -151,9 +159,21 @@ def child(database_url: str, redis_url: str, telegram_id: str, requests: int) ->
         name: asyncio.run(count_commands(database_url, redis_url, telegram_id, answers))
         for name, answers in (("answers", True), ("loaders", False))
     }
-    cpu = cpu_per_request(database_url, redis_url, telegram_id, requests)
-    cpu_us, redis_cpu_us = asyncio.run(cpu)
-    print(json.dumps({**counts, "cpu_us": cpu_us, "redis_cpu_us": redis_cpu_us}))
+    warm = cpu_per_request(database_url, redis_url, telegram_id, requests, ttl=3600.0)
+    cpu_us, redis_cpu_us = asyncio.run(warm)
+    cold = cpu_per_request(database_url, redis_url, telegram_id, requests // 10, ttl=0.001)
+    cold_cpu_us, cold_redis_cpu_us = asyncio.run(cold)
+    print(
+        json.dumps(
+            {
+                **counts,
+                "cpu_us": cpu_us,
+                "redis_cpu_us": redis_cpu_us,
+                "cold_cpu_us": cold_cpu_us,
+                "cold_redis_cpu_us": cold_redis_cpu_us,
+            }
+        )
+    )
 
 
 def app_settings(database_url: str, redis_url: str, **changes: Any) -> Any:
@@ -230,23 +250,23 @@ async def count_commands(
 
 
 async def cpu_per_request(
-    database_url: str, redis_url: str, telegram_id: str, requests: int
+    database_url: str, redis_url: str, telegram_id: str, requests: int, ttl: float
 ) -> tuple[float, float]:
+    """CPU per request, of this process and of redis-server, in µs; every TTL `ttl` s."""
     import httpx
     import redis
 
     from app import create_app
 
-    hour = 3600.0
     settings = app_settings(
         database_url,
         redis_url,
         answer_cache=False,
-        ttl_prices=hour,
-        ttl_positions=hour,
-        ttl_markets=hour,
-        ttl_market_lists=hour,
-        ttl_users=hour,
+        ttl_prices=ttl,
+        ttl_positions=ttl,
+        ttl_markets=ttl,
+        ttl_market_lists=ttl,
+        ttl_users=ttl,
     )
     app = create_app(settings)
     body = portfolio(telegram_id)
@@ -254,7 +274,7 @@ async def cpu_per_request(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://costs") as http:
-            for _ in range(50):  # the cache filled, every code path run once
+            for _ in range(20):  # the cache filled (if it keeps), every code path run once
                 answered(await http.post("/graphql", json=body))
             redis_before = redis_cpu(server)
             started = time.process_time()
