@@ -51,8 +51,8 @@ from telemetry.metrics import CACHE_LOOKUPS, count_cache
 # the header: the key must be absent). Single server only: the versions are not in KEYS. MGET in
 # slices, since unpack() of thousands of names would overflow Lua's stack.
 FIND = """
-local epoch = redis.call('GET', KEYS[2])
-local stored = redis.call('GET', KEYS[1])
+local found = redis.call('MGET', KEYS[1], KEYS[2])
+local stored, epoch = found[1], found[2]
 if not stored then return {epoch, false} end
 local newline = string.find(stored, '\\n', 1, true)
 local header = cjson.decode(string.sub(stored, 1, newline - 1))
@@ -151,7 +151,7 @@ class Answers:
     async def _find_in_one_trip(self, session: CacheSession, key: str) -> bytes | None:
         epoch_key = self.store.keys.epoch
         results = await self.store.run(
-            "answer", lambda pipeline: pipeline.eval(FIND, 2, key, epoch_key)
+            "answer", lambda pipeline: self.store.script(pipeline, FIND, [key, epoch_key], [])
         )
         if results is None:
             return None

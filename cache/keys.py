@@ -1,7 +1,7 @@
 """Names of everything the service keeps in Redis, and the scopes that writes invalidate.
 
 Why versions instead of deleting keys: a write cannot know every key that holds what it
-changed (a user's positions are cached per status, a market in two parts), and finding them
+changed (a user's positions are cached per status), and finding them
 would take KEYS or SCAN. Instead every cached entry belongs to one *scope* (one market, one
 user's positions, one Telegram profile, one position), each scope has a version key holding a
 random token, and an entry is stored with the token it was filled under. A write sets a fresh
@@ -60,8 +60,8 @@ class KeyNames:
     def version(self, scope: Scope) -> str:
         return f"{self.prefix}:{self.tag(scope.family, scope.id)}:version:{scope.id}"
 
-    def entry(self, tag: str, kind: str, part: str, name: str) -> str:
-        return f"{self.prefix}:{tag}:{kind}:{part}:{name}"
+    def entry(self, tag: str, kind: str, name: str) -> str:
+        return f"{self.prefix}:{tag}:{kind}:{name}"
 
     @property
     def epoch(self) -> str:

@@ -1,4 +1,4 @@
-"""What the cache keeps, kind by kind: how each is named, scoped, split by TTL and read on a miss.
+"""What the cache keeps, kind by kind: how each is named, scoped, kept and read on a miss.
 
 A kind is a batched read: its statement takes arrays (one element per key) and answers rows
 that each carry `key`, the 1-based place of their key in the arrays (`rows_by_key`), so every
@@ -13,7 +13,6 @@ import hashlib
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
 from typing import Any, Generic, Literal, TypeVar
 
 import sql
@@ -28,20 +27,11 @@ TtlClass = Literal["prices", "positions", "markets", "market_lists", "users"]
 
 
 @dataclass(frozen=True)
-class Part:
-    """A piece of an entry with its own TTL class (a market's details vs its prices)."""
-
-    name: str
-    ttl: TtlClass
-    # The columns this part keeps; None: every column the other parts leave.
-    columns: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True)
 class Kind(Generic[K]):
     name: str
     statement: str
-    parts: tuple[Part, ...]
+    # How long an entry stays cached: one TTL class of CacheStore.ttls.
+    ttl: TtlClass
     # A key's name in its entries' Redis keys.
     name_of: Callable[[K], str] = str
     # The statement's arguments for a batch of keys: by default the keys as one array.
@@ -62,16 +52,12 @@ class Kind(Generic[K]):
 
         return read
 
-    def payload(self, part: Part, value: Any) -> bytes:
-        """What `part` keeps of a key's value (never the batch's `key` column)."""
-        if part.columns is not None:
-            return encode(value, columns=part.columns)
-        return encode(value, leave=self._unclaimed_leaves)
+    def payload(self, value: Any) -> bytes:
+        """What an entry keeps of a key's value: all of it but the batch's `key` column."""
+        return encode(value, leave=BATCH_COLUMNS)
 
-    @cached_property
-    def _unclaimed_leaves(self) -> frozenset[str]:
-        """What a part without columns leaves: the batch's `key`, and the others' columns."""
-        return frozenset({"key", *(c for part in self.parts for c in part.columns or ())})
+
+BATCH_COLUMNS = frozenset({"key"})
 
 
 def rows_by_key(rows: Sequence[Row], keys: list[K], *, many: bool) -> dict[K, Any]:
@@ -98,23 +84,18 @@ UserPositionsKey = tuple[int, str | None]
 # A title search: (text, how many).
 SearchKey = tuple[str, int]
 
-MARKET: Kind[str] = Kind(
-    "market",
-    sql.MARKETS_BY_ID,
-    # One version for both: a price write retires the prices, a longer TTL keeps the details.
-    (Part("details", "markets"), Part("prices", "prices", ("outcome_prices",))),
-    family="market",
-)
+# Details and prices in one entry, kept as long as the prices: a hit needs both, so details
+# kept longer (in a key of their own, until issue 11) were never served alone; one key is one
+# SET per market instead of two.
+MARKET: Kind[str] = Kind("market", sql.MARKETS_BY_ID, "prices", family="market")
 # Token and condition ids never change market: no write retires these, their TTL bounds them.
-MARKET_BY_TOKEN: Kind[str] = Kind("market_by_token", sql.MARKETS_BY_TOKEN, (Part("id", "markets"),))
-MARKET_BY_CONDITION: Kind[str] = Kind(
-    "market_by_condition", sql.MARKETS_BY_CONDITION, (Part("id", "markets"),)
-)
+MARKET_BY_TOKEN: Kind[str] = Kind("market_by_token", sql.MARKETS_BY_TOKEN, "markets")
+MARKET_BY_CONDITION: Kind[str] = Kind("market_by_condition", sql.MARKETS_BY_CONDITION, "markets")
 # Lists of market ids: no write of ours changes volumes, activity or titles.
 TRENDING: Kind[TrendingPage] = Kind(
     "trending",
     sql.TRENDING_MARKETS,
-    (Part("ids", "market_lists"),),
+    "market_lists",
     name_of=lambda page: f"{page.after_volume}:{page.after_id}:{page.limit}",
     arguments=lambda pages: (
         [page.after_volume for page in pages],
@@ -126,24 +107,20 @@ TRENDING: Kind[TrendingPage] = Kind(
 SEARCH: Kind[SearchKey] = Kind(
     "search",
     sql.SEARCH_MARKETS,
-    (Part("ids", "market_lists"),),
+    "market_lists",
     # Any text may be searched: a digest keeps the key short and free of separators.
     name_of=lambda key: hashlib.sha256(f"{key[1]}:{key[0]}".encode()).hexdigest()[:32],
     arguments=lambda keys: ([text for text, _ in keys], [limit for _, limit in keys]),
     many=True,
 )
-USER: Kind[int] = Kind(
-    "user", sql.USERS_BY_TELEGRAM_ID, (Part("profile", "users"),), family="telegram"
-)
-POSITION: Kind[int] = Kind(
-    "position", sql.POSITIONS_BY_ID, (Part("row", "positions"),), family="position"
-)
+USER: Kind[int] = Kind("user", sql.USERS_BY_TELEGRAM_ID, "users", family="telegram")
+POSITION: Kind[int] = Kind("position", sql.POSITIONS_BY_ID, "positions", family="position")
 # Each list under the version of that list (keys.positions_scope), which every write changing
 # it bumps: a buy leaves the CLOSED list alone.
 USER_POSITIONS: Kind[UserPositionsKey] = Kind(
     "user_positions",
     sql.POSITIONS_BY_USER,
-    (Part("rows", "positions"),),
+    "positions",
     name_of=lambda key: f"{key[0]}:{key[1] or 'ALL'}",
     arguments=lambda keys: ([user for user, _ in keys], [status for _, status in keys]),
     many=True,

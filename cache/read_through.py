@@ -17,47 +17,55 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from cache.codec import decode
 from cache.keys import Scope
 from cache.kinds import Kind
 from cache.store import CacheStore, Pipeline, new_token
-from telemetry.metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
+from telemetry.metrics import CACHE_DECODED, CACHE_LOOKUPS, LOADER_BATCH_SIZE, count_cache
 
 K = TypeVar("K", bound=Hashable)
 
-# KEYS, per item: its version key (items with a scope only), then one key per part.
-# ARGV: epoch, version ttl (ms), then per item: has-version ("1"/"0"), the version seen before
-# the SQL ("" if none), a fresh token, the number of parts, then (payload, ttl ms) per part.
+# One script per batch (per hash tag on a cluster). KEYS, per item: its version (kinds with a
+# scope only), then its entry. ARGV: the epoch, the entries' TTL and the versions' TTL (ms; ""
+# for a kind without versions), then per item: the version seen before the SQL ("" if none), a
+# fresh token, the payload. The versions are read with one MGET (in slices: unpack() of
+# thousands of names would overflow Lua's stack); `current` follows those the script creates.
 FILL = """
-local epoch, version_ttl = ARGV[1], ARGV[2]
-local k, a = 1, 3
-while a <= #ARGV do
-  local has_version, seen, fresh = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local parts = tonumber(ARGV[a + 3])
-  a = a + 4
-  local token = '-'
-  if has_version == '1' then
-    local current = redis.call('GET', KEYS[k])
-    if current == false and seen == '' then
-      redis.call('SET', KEYS[k], fresh, 'PX', version_ttl)
-      token = fresh
-    elseif current == seen then
-      redis.call('PEXPIRE', KEYS[k], version_ttl)
-      token = current
-    else
-      token = nil
-    end
-    k = k + 1
+local epoch, ttl, version_ttl = ARGV[1], ARGV[2], ARGV[3]
+local count = (#ARGV - 3) / 3
+if version_ttl == '' then
+  for i = 1, count do
+    redis.call('SET', KEYS[i], '-|' .. epoch .. '|' .. ARGV[3 * i + 3], 'PX', ttl)
   end
-  for _ = 1, parts do
-    if token then
-      redis.call('SET', KEYS[k], token .. '|' .. epoch .. '|' .. ARGV[a], 'PX', ARGV[a + 1])
-    end
-    k = k + 1
-    a = a + 2
+  return count
+end
+local current = {}
+for first = 1, count, 1000 do
+  local last = math.min(first + 999, count)
+  local names = {}
+  for i = first, last do
+    names[#names + 1] = KEYS[2 * i - 1]
+  end
+  local tokens = redis.call('MGET', unpack(names))
+  for i = first, last do
+    current[KEYS[2 * i - 1]] = tokens[i - first + 1]
   end
 end
-return 1
+for i = 1, count do
+  local version, seen, fresh = KEYS[2 * i - 1], ARGV[3 * i + 1], ARGV[3 * i + 2]
+  local token = nil
+  if current[version] == false and seen == '' then
+    redis.call('SET', version, fresh, 'PX', version_ttl)
+    current[version] = fresh
+    token = fresh
+  elseif current[version] == seen then
+    redis.call('PEXPIRE', version, version_ttl)
+    token = current[version]
+  end
+  if token then
+    redis.call('SET', KEYS[2 * i], token .. '|' .. epoch .. '|' .. ARGV[3 * i + 3], 'PX', ttl)
+  end
+end
+return count
 """
 
 
@@ -70,7 +78,7 @@ class _Item(Generic[K]):
     key: K
     tag: str
     version: str | None
-    entries: list[str]
+    entry: str
     seen: str = ""
     # The token a fill creates the version with when none existed (the script's `fresh`).
     fresh: str = field(default_factory=new_token)
@@ -112,13 +120,18 @@ class CacheSession:
         read = await self._read(items)
         values, remaining = read if read is not None else ({}, {})
         misses: list[_Item[K]] = []
+        reused = self.store.decoded.reused
         for item in items:
             value = None if read is None else self._hit(kind, item, values)
             if value is None:
                 misses.append(item)
             else:
                 found[item.key] = value
-                self._note_hit(kind, item, min(remaining.get(e, 0) for e in item.entries))
+                self._note_hit(kind, item, remaining.get(item.entry, 0))
+        if found:
+            reused = self.store.decoded.reused - reused
+            CACHE_DECODED.labels(kind.name, "reused").inc(reused)
+            CACHE_DECODED.labels(kind.name, "decoded").inc(len(found) - reused)
         CACHE_LOOKUPS.labels(kind.name, "hit").inc(len(found))
         CACHE_LOOKUPS.labels(kind.name, "miss").inc(len(misses))
         count_cache(hits=len(found), misses=len(misses))
@@ -169,7 +182,7 @@ class CacheSession:
         reads = self.reads
         if item.version is not None:
             reads.versions[item.version] = item.seen
-            reads.ttl = min(reads.ttl, *(self.store.ttls[part.ttl] for part in kind.parts))
+            reads.ttl = min(reads.ttl, self.store.ttls[kind.ttl])
         elif remaining_ms > 0:
             # No write retires TTL-only data: an answer built on it lives no longer than it.
             reads.ttl = min(reads.ttl, remaining_ms / 1000)
@@ -178,7 +191,7 @@ class CacheSession:
 
     def _note_misses(self, kind: Kind[K], misses: list[_Item[K]], fetched: Mapping[K, Any]) -> None:
         reads = self.reads
-        reads.ttl = min(reads.ttl, *(self.store.ttls[part.ttl] for part in kind.parts))
+        reads.ttl = min(reads.ttl, self.store.ttls[kind.ttl])
         for item in misses:
             if item.version is not None:
                 # Filled under the token seen, or created with `fresh`; an absent key stays
@@ -197,34 +210,35 @@ class CacheSession:
             version: str | None = names.version(scope)
         else:
             tag, version = names.tag(kind.name, entry_name), None
-        entries = [names.entry(tag, kind.name, part.name, entry_name) for part in kind.parts]
-        return _Item(key, tag, version, entries)
+        return _Item(key, tag, version, names.entry(tag, kind.name, entry_name))
 
     async def _read(
         self, items: list[_Item[K]], entries: bool = True
     ) -> tuple[dict[str, bytes | None], dict[str, int]] | None:
-        """Every entry and version of the batch: one MGET per hash tag, all in one pipeline.
+        """Every entry and version of the batch, and the epoch if not known yet, in one round
+        trip: one MGET on a single server, one per hash tag on a cluster (store.groups).
 
         With them, the remaining life (PTTL, ms) of entries no version guards, for answers.
         With `entries` False, the versions alone (a refresh rewrites the entries anyway).
         """
-        by_tag: dict[str, list[str]] = {}
-        unversioned = [
-            entry for item in items if item.version is None and entries for entry in item.entries
-        ]
+        wanted: dict[str, None] = {}
         for item in items:
-            wanted = by_tag.setdefault(item.tag, [])
             if entries:
-                wanted.extend(item.entries)
-            if item.version is not None and item.version not in wanted:
-                wanted.append(item.version)
-        by_tag = {tag: names for tag, names in by_tag.items() if names}
-        ask_epoch = self.epoch is None
+                wanted[item.entry] = None
+            if item.version is not None:
+                wanted[item.version] = None
+        unversioned = [item.entry for item in items if item.version is None and entries]
+        epoch_key = self.store.keys.epoch
+        groups = self.store.groups(list(wanted))
+        if self.epoch is None:
+            # On a cluster the epoch is a slot of its own: a command of its own.
+            if groups and not self.store.cluster:
+                groups[0].insert(0, epoch_key)
+            else:
+                groups.insert(0, [epoch_key])
 
         def queue(pipeline: Pipeline) -> None:
-            if ask_epoch:
-                pipeline.get(self.store.keys.epoch)
-            for names in by_tag.values():
+            for names in groups:
                 # Not pipeline.mget: redis-py's ClusterPipeline refuses it outright (one tag's
                 # keys share a slot, so the raw command is routed to its node like any other).
                 pipeline.execute_command("MGET", *names)
@@ -235,13 +249,13 @@ class CacheSession:
         if results is None:
             self.reads.complete = False
             return None
-        if ask_epoch:
-            epoch = results.pop(0)
-            self.epoch = epoch.decode() if epoch is not None else "0"
-        remaining = dict(zip(unversioned, results[len(by_tag) :], strict=True))
+        remaining = dict(zip(unversioned, results[len(groups) :], strict=True))
         values: dict[str, bytes | None] = {}
-        for names, answer in zip(by_tag.values(), results, strict=False):
+        for names, answer in zip(groups, results, strict=False):
             values.update(zip(names, answer, strict=True))
+        if self.epoch is None:
+            epoch = values.pop(epoch_key)
+            self.epoch = epoch.decode() if epoch is not None else "0"
         return values, remaining
 
     def _hit(self, kind: Kind[K], item: _Item[K], read: dict[str, bytes | None]) -> Any:
@@ -253,46 +267,39 @@ class CacheSession:
                 return None
         else:
             expected = "-"
-        values = []
-        for entry in item.entries:
-            raw = read.get(entry)
-            if raw is None:
-                return None
-            token, epoch, payload = raw.split(b"|", 2)
-            if token.decode() != expected or epoch.decode() != self.epoch:
-                return None
-            values.append(payload)
-        if len(values) == 1:
-            return decode(values[0])
-        merged: dict[str, Any] = {}
-        for payload in values:  # the parts of one row (a market's details and prices)
-            merged.update(decode(payload))
-        return merged
+        raw = read.get(item.entry)
+        if raw is None:
+            return None
+        token, epoch, payload = raw.split(b"|", 2)
+        if token.decode() != expected or epoch.decode() != self.epoch:
+            return None
+        return self.store.decoded.decode(item.entry, raw, payload)
 
     async def _fill(self, kind: Kind[K], items: list[_Item[K]], rows: Mapping[K, Any]) -> None:
+        """One FILL script for the batch on a single server, one per hash tag on a cluster."""
         store = self.store
-        by_tag: dict[str, list[_Item[K]]] = {}
+        groups: dict[str, list[_Item[K]]] = {}
         for item in items:
-            by_tag.setdefault(item.tag, []).append(item)
+            groups.setdefault(item.tag if store.cluster else "", []).append(item)
+        head = [
+            self.epoch or "0",
+            str(int(store.ttls[kind.ttl] * 1000)),
+            "" if kind.family is None else str(int(store.version_ttl * 1000)),
+        ]
+        scripts: list[tuple[list[str], list[str | bytes]]] = []
+        for group in groups.values():
+            keys: list[str] = []
+            args: list[str | bytes] = list(head)
+            for item in group:
+                if item.version is not None:
+                    keys.append(item.version)
+                keys.append(item.entry)
+                args += [item.seen, item.fresh, kind.payload(rows[item.key])]
+            scripts.append((keys, args))
 
         def queue(pipeline: Pipeline) -> None:
-            for group in by_tag.values():
-                script_keys: list[str] = []
-                args: list[str | bytes] = [self.epoch or "0", str(int(store.version_ttl * 1000))]
-                for item in group:
-                    if item.version is not None:
-                        script_keys.append(item.version)
-                    script_keys.extend(item.entries)
-                    args += [
-                        "1" if item.version else "0",
-                        item.seen,
-                        item.fresh,
-                        str(len(kind.parts)),
-                    ]
-                    for part in kind.parts:
-                        args.append(kind.payload(part, rows[item.key]))
-                        args.append(str(int(store.ttls[part.ttl] * 1000)))
-                pipeline.eval(FILL, len(script_keys), *script_keys, *args)
+            for keys, args in scripts:
+                store.script(pipeline, FILL, keys, args)
 
         if await store.run("fill", queue) is None:
             self.reads.complete = False

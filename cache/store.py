@@ -1,9 +1,11 @@
 """The one place that talks to Redis: pipelines, counted, bounded in time, never fatal.
 
 Every exchange is one pipeline, and one pipeline is one round trip (on a cluster the client
-sends each node its share at once). A command that fails or takes longer than the timeout
-makes the store step aside for `retry_after`: reads go to PostgreSQL and fill nothing, writes
-to PostgreSQL go on. No request fails because Redis did.
+sends each node its share at once). On a single server, Lua scripts go by their SHA-1
+(EVALSHA) once this process has sent their text; a Redis that lacks one (restarted, flushed)
+gets the pipeline again with every script's text. A command that fails or takes longer
+than the timeout makes the store step aside for `retry_after`: reads go to PostgreSQL and fill
+nothing, writes to PostgreSQL go on. No request fails because Redis did.
 
 Lost invalidations: a write whose version bump could not reach Redis leaves entries that may
 be stale. The store counts the loss, keeps this process off the cache (PostgreSQL answers), and
@@ -17,20 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
+import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 from redis.retry import Retry
 
-from cache.keys import KeyNames, Scope
+from cache.decoded import DecodedEntries
+from cache.keys import KeyNames, Scope, group_by_tag
 from settings import Settings
 from telemetry.metrics import LOST_INVALIDATIONS, REDIS_ERRORS, count_redis
 
@@ -53,6 +58,8 @@ class CacheStore:
     # Versions outlive every entry filled under them (see keys.py), so an expired version
     # can only mean its entries expired too.
     version_ttl: float = 0.0
+    # Hits decoded once per process (cache/decoded.py); none kept unless given a size.
+    decoded: DecodedEntries = field(default_factory=lambda: DecodedEntries(0), repr=False)
     _down_until: float = 0.0
     # Bumps lost so far, and how many of them a moved epoch has covered.
     _lost: int = 0
@@ -62,9 +69,42 @@ class CacheStore:
     # Tests pause here, between a reader's SQL and its fill, naming the kind of data
     # (tests/cache/test_interleaving.py); None in the service.
     before_fill: Callable[[str], Awaitable[None]] | None = field(default=None, repr=False)
+    # Scripts (SHA-1) Redis has run for this process: sent by SHA-1 alone from then on. Those
+    # a pipeline being queued sends with their text, added once it succeeded.
+    _scripts: set[str] = field(default_factory=set, repr=False)
+    _scripts_queued: set[str] = field(default_factory=set, repr=False)
+    cluster: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.version_ttl = 2 * max(self.ttls.values())
+        self.cluster = isinstance(self.client, RedisCluster)
+
+    def groups(self, names: Sequence[str]) -> list[list[str]]:
+        """Names one command may read or write together: all of them on a single server; on a
+        cluster those of one hash tag (one slot), since no command may span slots."""
+        if self.cluster:
+            return list(group_by_tag(list(names)).values())
+        return [list(names)] if names else []
+
+    def script(
+        self, pipeline: Pipeline, text: str, keys: Sequence[str], args: Sequence[str | bytes]
+    ) -> None:
+        """Queue a Lua script: by its SHA-1 once Redis has run it for this process (the text of
+        a fill is most of its bytes), else with its text (EVAL keeps it in Redis's cache).
+
+        A cluster always gets the text: each node keeps its own scripts, and which node a
+        script goes to is the client's business, so the first EVALSHA to every other node
+        would fail and cost a round trip.
+        """
+        # Raw commands: redis-py's ClusterPipeline refuses its eval methods (it routes the
+        # raw command by its keys, which share a slot, like any other).
+        sha = _sha1(text)
+        if sha in self._scripts:
+            pipeline.execute_command("EVALSHA", sha, len(keys), *keys, *args)
+            return
+        if not self.cluster:
+            self._scripts_queued.add(sha)
+        pipeline.execute_command("EVAL", text, len(keys), *keys, *args)
 
     @property
     def available(self) -> bool:
@@ -78,15 +118,28 @@ class CacheStore:
             return None
         return await self._send(operation, queue)
 
-    async def _send(self, operation: str, queue: Callable[[Pipeline], None]) -> list[Any] | None:
+    async def _send(
+        self, operation: str, queue: Callable[[Pipeline], None], *, again: bool = False
+    ) -> list[Any] | None:
         pipeline = self.client.pipeline(transaction=False)
         queue(pipeline)
+        loading, self._scripts_queued = self._scripts_queued, set()
         count_redis()
         try:
             results: list[Any] = await pipeline.execute()
+        except NoScriptError as error:
+            if again:
+                self._step_aside(operation, error)
+                return None
+            # Redis lost its scripts (a restart, SCRIPT FLUSH): the whole pipeline again, every
+            # script with its text. Sending it twice changes nothing: reads read again, and a
+            # fill's guard drops what it already did.
+            self._scripts.clear()
+            return await self._send(operation, queue, again=True)
         except (RedisError, RedisClusterException, OSError, TimeoutError) as error:
             self._step_aside(operation, error)
             return None
+        self._scripts |= loading
         return results
 
     async def bump(self, scopes: Iterable[Scope]) -> None:
@@ -143,6 +196,11 @@ class CacheStore:
         )
 
 
+@functools.lru_cache(maxsize=32)
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
 def connect(settings: Settings, url: str) -> CacheStore:
     """The store for a Redis URL (nothing is sent until the first command)."""
     options: dict[str, Any] = {
@@ -162,6 +220,7 @@ def connect(settings: Settings, url: str) -> CacheStore:
         keys=KeyNames(settings.cache_prefix),
         retry_after=settings.redis_retry_after,
         ttls=ttls(settings),
+        decoded=DecodedEntries(settings.cache_decoded_bytes),
     )
 
 

@@ -1,8 +1,8 @@
 """Markets by id, and market ids by token id and by condition id, for one request.
 
-MarketLoader: key the market id, value the Market or None. A market is cached in two parts,
-details (5 min) and prices (20 s), under one version that price writes bump, so every
-Position.market of a request costs one statement at most, none when cached.
+MarketLoader: key the market id, value the Market or None. A market is cached whole for as
+long as its prices (20 s), under a version that price writes bump, so every Position.market of
+a request costs one statement at most, none when cached.
 MarketIdByTokenLoader, MarketIdByConditionLoader: key a token id or a condition id, value the
 id of its market or None; the market itself then comes through MarketLoader (resolvers).
 """

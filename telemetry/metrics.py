@@ -43,6 +43,11 @@ REDIS_ERRORS = Counter(
 CACHE_LOOKUPS = Counter(
     "polycool_cache_lookups_total", "Cache lookups by kind of data and result", ["kind", "result"]
 )
+CACHE_DECODED = Counter(
+    "polycool_cache_decoded_total",
+    "Cache hits by kind: decoded, or reused (the same bytes were decoded before in this process)",
+    ["kind", "result"],
+)
 LOST_INVALIDATIONS = Counter(
     "polycool_cache_lost_invalidations_total",
     "Invalidations that could not reach Redis (answered by moving the cache epoch)",

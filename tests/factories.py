@@ -79,9 +79,10 @@ async def insert_position(
 
 
 async def insert_positions_on_real_markets(
-    db: asyncpg.Connection, user_id: int, count: int
+    db: asyncpg.Connection, user_id: int, count: int, *, per_market: int = 2
 ) -> None:
-    """`count` ACTIVE positions of one user, each on its own (market, outcome), one statement."""
+    """`count` ACTIVE positions of one user, each on its own (market, outcome), one statement:
+    both outcomes of count / 2 markets, or with `per_market` 1 one outcome of `count` markets."""
     await db.execute(
         """
         WITH numbered AS (
@@ -91,10 +92,11 @@ async def insert_positions_on_real_markets(
         INSERT INTO position (user_id, market_id, outcome, shares, entry_price, opened_at)
         SELECT $1, m.id, m.outcomes[1 + (n % 2)], 10 + n, 0.5, now() - make_interval(mins => n)
         FROM generate_series(0, $2 - 1) AS n
-        JOIN numbered AS m ON m.k = n / 2
+        JOIN numbered AS m ON m.k = n / $3
         """,
         user_id,
         count,
+        per_market,
     )
 
 
@@ -106,7 +108,9 @@ class Holder:
     id: int
 
 
-async def insert_holder(db: asyncpg.Connection, telegram_id: str, positions: int) -> Holder:
+async def insert_holder(
+    db: asyncpg.Connection, telegram_id: str, positions: int, *, per_market: int = 2
+) -> Holder:
     user_id = await insert_user(db, telegram_id)
-    await insert_positions_on_real_markets(db, user_id, positions)
+    await insert_positions_on_real_markets(db, user_id, positions, per_market=per_market)
     return Holder(telegram_id, user_id)

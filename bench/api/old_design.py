@@ -50,7 +50,7 @@ import sql
 from cache import kinds
 from cache.codec import decode, encode
 from cache.keys import KeyNames, Scope
-from cache.kinds import Kind
+from cache.kinds import Kind, TtlClass
 from cache.store import CacheStore, Pipeline, ttls
 from domain import valuation
 from domain.cursors import decode_cursor, encode_cursor
@@ -164,15 +164,34 @@ class OldContext:
 Info: TypeAlias = strawberry.Info[OldContext, None]
 
 
+@dataclass(frozen=True)
+class OldEntry:
+    """One key of the old cache: its TTL class, and the columns it keeps (None: all but `key`).
+    A market was two: its details (5 min) and its prices (20 s)."""
+
+    name: str
+    ttl: TtlClass
+    columns: tuple[str, ...] | None = None
+
+    def payload(self, row: asyncpg.Record) -> bytes:
+        if self.columns is None:
+            return encode(row, leave={"key", *PRICE_COLUMNS})
+        return encode(row, columns=self.columns)
+
+
+PRICE_COLUMNS = ("outcome_prices",)
+
+
 async def cached(
     info: Info,
     kind: Kind[Any],
-    names: list[str],
+    entries: list[OldEntry],
     fetch: Callable[[], Awaitable[asyncpg.Record | None]],
 ) -> dict[str, Any] | None:
     """One key's read-through: one GET/MGET round trip, on a miss one SQL and one SET round.
-    The entries have the service's shape (one per part of the kind), without its versions."""
+    The entries are JSON as the service's, without its versions."""
     store = info.context.cache.store
+    names = [entry.name for entry in entries]
     read = await store.run("read", lambda pipeline: pipeline.mget(names))
     values = read[0] if read is not None else [None] * len(names)
     if all(value is not None for value in values):
@@ -185,10 +204,7 @@ async def cached(
     row = await fetch()
     if row is None:
         return None
-    payloads = [
-        (name, store.ttls[part.ttl], kind.payload(part, row))
-        for name, part in zip(names, kind.parts, strict=True)
-    ]
+    payloads = [(entry.name, store.ttls[entry.ttl], entry.payload(row)) for entry in entries]
 
     def fill(pipeline: Pipeline) -> None:
         for name, ttl, payload in payloads:
@@ -206,8 +222,11 @@ async def market_row(info: Info, market_id: str) -> dict[str, Any] | None:
     async def select() -> asyncpg.Record | None:
         return await database.fetchrow(sql.MARKETS_BY_ID, [market_id])
 
-    names = [store.name("market", market_id), store.name("prices", market_id)]
-    return await cached(info, kinds.MARKET, names, select)
+    entries = [
+        OldEntry(store.name("market", market_id), "markets"),
+        OldEntry(store.name("prices", market_id), "prices", PRICE_COLUMNS),
+    ]
+    return await cached(info, kinds.MARKET, entries, select)
 
 
 def position_market(info: Info, position: Position) -> asyncio.Task[dict[str, Any] | None]:
@@ -327,7 +346,7 @@ async def user(info: Info, telegram_id: strawberry.ID) -> OldUser | None:
         return await database.fetchrow(sql.USERS_BY_TELEGRAM_ID, [key])
 
     store = info.context.cache.store
-    row = await cached(info, kinds.USER, [store.name("user", key)], select)
+    row = await cached(info, kinds.USER, [OldEntry(store.name("user", key), "users")], select)
     if row is None:
         return None
     return OldUser(

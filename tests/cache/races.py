@@ -48,13 +48,17 @@ def _without(script: str, protection: str, replacement: str) -> str:
 
 def unguarded_fill() -> str:
     """FILL without its version check: it writes under whatever version it finds."""
-    return _without(cache.read_through.FILL, "elseif current == seen then", "elseif true then")
+    return _without(
+        cache.read_through.FILL, "elseif current[version] == seen then", "elseif true then"
+    )
 
 
 def version_creating_fill() -> str:
     """FILL creating the version whenever the reader saw none, even over a bump's token."""
     return _without(
-        cache.read_through.FILL, "if current == false and seen == '' then", "if seen == '' then"
+        cache.read_through.FILL,
+        "if current[version] == false and seen == '' then",
+        "if seen == '' then",
     )
 
 
@@ -77,16 +81,14 @@ def hit_ignoring(*, token: bool = False, epoch: bool = False) -> Callable[..., A
     def hit(self: CacheSession, kind: Any, item: Any, read: dict[str, bytes | None]) -> Any:
         current = read.get(item.version) if item.version is not None else None
         restamped = dict(read)
-        for entry in item.entries:
-            raw = read.get(entry)
-            if raw is None:
-                continue
+        raw = read.get(item.entry)
+        if raw is not None:
             stamp, stamped_epoch, payload = raw.split(b"|", 2)
             if token and current is not None:
                 stamp = current
             if epoch and self.epoch is not None:
                 stamped_epoch = self.epoch.encode()
-            restamped[entry] = b"|".join((stamp, stamped_epoch, payload))
+            restamped[item.entry] = b"|".join((stamp, stamped_epoch, payload))
         return real(self, kind, item, restamped)
 
     return hit

@@ -1,0 +1,95 @@
+"""The store's scripts: sent by SHA-1 once Redis has run them, and again with their text when
+Redis has forgotten them (a restart, SCRIPT FLUSH), on a Redis of the test's own.
+
+Without that second sending, the first fill after Redis forgot would fail with NOSCRIPT: the
+store would step aside (reads from PostgreSQL for REDIS_RETRY_AFTER) and fill nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from prometheus_client import REGISTRY
+
+import cache.store
+from settings import Settings
+from tests.cache.redis_servers import RedisServer, running_server
+from tests.conftest import Answer, GraphQLClient, contract_documents, serving, unique_prefix
+from tests.factories import insert_holder
+
+DOCUMENTS = contract_documents()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with running_server(tmp_path) as server:
+        yield server
+
+
+def redis_errors() -> float:
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        for sample in metric.samples
+        if sample.name == "polycool_redis_errors_total"
+    )
+
+
+async def fill_after_scripts_flushed(
+    settings: Settings,
+    db: asyncpg.Connection,
+    own_redis: RedisServer,
+    new_telegram_id: Callable[[], str],
+) -> tuple[Answer, Answer, float]:
+    """A cold Portfolio (its fills send the script's text, then its SHA-1), SCRIPT FLUSH, a
+    cold Portfolio of another user, and that Portfolio again; with the Redis errors counted."""
+    first, second = [await insert_holder(db, new_telegram_id(), 3) for _ in range(2)]
+    fresh = settings.replace(
+        redis_url=own_redis.url, cache_prefix=unique_prefix(), answer_cache=False
+    )
+    async with serving(fresh) as http:
+        gql = GraphQLClient(http)
+        await gql(DOCUMENTS, {"telegramId": first.telegram_id}, "Portfolio")
+        with own_redis.client() as client:
+            client.script_flush()
+        errors = redis_errors()
+        cold = await gql(DOCUMENTS, {"telegramId": second.telegram_id}, "Portfolio")
+        warm = await gql(DOCUMENTS, {"telegramId": second.telegram_id}, "Portfolio")
+    assert cold.errors == warm.errors == []
+    return cold, warm, redis_errors() - errors
+
+
+async def test_a_redis_that_forgot_the_scripts_gets_their_text_again(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    own_redis: RedisServer,
+    new_telegram_id: Callable[[], str],
+) -> None:
+    cold, warm, errors = await fill_after_scripts_flushed(settings, db, own_redis, new_telegram_id)
+    assert errors == 0
+    # The second user's markets are the first's, cached: 3 reads and 2 fills, the first of
+    # which answered NOSCRIPT and went again with the script's text (a round trip more); the
+    # next went by SHA-1 again, Redis having the script back.
+    assert (cold.sql, cold.redis) == (2, 6)
+    assert (warm.sql, warm.redis) == (0, 3)
+
+
+async def test_control_without_the_second_sending_the_fill_is_lost(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    own_redis: RedisServer,
+    new_telegram_id: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Never(Exception):
+        """Raised by nothing: NOSCRIPT is then a failure like any other."""
+
+    monkeypatch.setattr(cache.store, "NoScriptError", Never)
+    _, warm, errors = await fill_after_scripts_flushed(settings, db, own_redis, new_telegram_id)
+    assert errors > 0  # the store stepped aside
+    assert warm.sql > 0  # nothing was filled: PostgreSQL answers again
