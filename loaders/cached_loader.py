@@ -4,11 +4,17 @@ A batch is one round of Redis reads, one statement for the misses (the kind's, c
 and one round of fills (cache/read_through.py). A key with no row gets `value(None)`: None, or
 an empty list for a kind with a list per key, for that key only (dataloader's rule). A failed
 statement fails the whole batch, and nothing is cached or memoised.
+
+Values built from the cache are built once per process: a warm hit hands back the very object
+decoded from the very same bytes before (cache/decoded.py), and the same object builds the same
+Market or list of Positions, so the built value is kept beside it (`Built`) instead of making
+twenty Markets again for every Portfolio. Shared between requests, so nothing may change a
+built value; nothing does (resolvers read them, writes build their own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any, ClassVar, TypeVar
 
 from aiodataloader import DataLoader
@@ -18,11 +24,46 @@ from cache.read_through import CacheSession
 from sql.database import Database
 
 K = TypeVar("K", bound=Hashable)
+BUILT_PER_KIND = 5_000
 V = TypeVar("V")
+
+
+class Built:
+    """Values built from found rows, kept by the identity of what they were built from (held,
+    so that its id is not reused while kept); bounded, oldest first out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: dict[int, tuple[object, Any]] = {}
+
+    def get(self, found: object, build: Callable[[Any], Any]) -> Any:
+        kept = self._kept.get(id(found))
+        if kept is not None and kept[0] is found:
+            return kept[1]
+        value = build(found)
+        if _from_cache(found):
+            if len(self._kept) >= self.size:
+                del self._kept[next(iter(self._kept))]
+            self._kept[id(found)] = (found, value)
+        return value
+
+
+def _from_cache(found: object) -> bool:
+    """Only what the cache decoded comes back as the same object (dicts, lists of dicts);
+    rows fresh from PostgreSQL (asyncpg Records) never do, and are not kept."""
+    if isinstance(found, list):
+        return bool(found) and isinstance(found[0], dict)
+    return isinstance(found, dict)
 
 
 class CachedLoader(DataLoader[K, V]):
     kind: ClassVar[Kind[Any]]
+    # Per loader class, per process: about as many as the decoded entries kept.
+    built: ClassVar[Built]
+
+    def __init_subclass__(cls, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        cls.built = Built(BUILT_PER_KIND)
 
     def __init__(self, database: Database, session: CacheSession) -> None:
         super().__init__()
@@ -31,7 +72,8 @@ class CachedLoader(DataLoader[K, V]):
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
         found = await self.session.read_through(self.kind, keys, self.read)
-        return [self.value(found.get(key)) for key in keys]
+        built, value = self.built, self.value
+        return [built.get(found.get(key), value) for key in keys]
 
     def value(self, found: Any) -> V:
         """The loader's value for a key's row (or rows); None when the key has none."""

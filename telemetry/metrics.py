@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,31 @@ LOADER_BATCH_SIZE = Histogram(
     ["loader"],
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000),
 )
+
+
+@dataclass(frozen=True)
+class KindMetrics:
+    """A kind's children of the cache metrics, found once: `labels()` takes a lock and checks
+    its arguments on every call, five times per batch."""
+
+    batch_size: Any
+    hits: Any
+    misses: Any
+    reused: Any
+    decoded: Any
+
+
+@functools.cache
+def kind_metrics(kind: str) -> KindMetrics:
+    return KindMetrics(
+        batch_size=LOADER_BATCH_SIZE.labels(kind),
+        hits=CACHE_LOOKUPS.labels(kind, "hit"),
+        misses=CACHE_LOOKUPS.labels(kind, "miss"),
+        reused=CACHE_DECODED.labels(kind, "reused"),
+        decoded=CACHE_DECODED.labels(kind, "decoded"),
+    )
+
+
 REQUEST_SQL = Histogram(
     "polycool_request_sql_statements",
     "SQL statements per HTTP request",
