@@ -74,6 +74,10 @@ class CacheStore:
     _scripts: set[str] = field(default_factory=set, repr=False)
     _scripts_queued: set[str] = field(default_factory=set, repr=False)
     cluster: bool = field(init=False, default=False)
+    # Each key's Redis names, by (kind, key): cache/read_through.py's, kept per store (prefix).
+    names: dict[tuple[str, Any], tuple[str, str | None, str]] = field(
+        default_factory=dict, repr=False
+    )
 
     def __post_init__(self) -> None:
         self.version_ttl = 2 * max(self.ttls.values())

@@ -188,7 +188,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     def _list(
         self, completion: ListOf, value: Any, path: Path | None
     ) -> list[Any] | Awaitable[list[Any]]:
-        if not is_iterable(value):
+        if type(value) is not list and not is_iterable(value):  # a list, mostly: no ABC check
             raise _Dropped
         item = completion.of
         is_awaitable = self.is_awaitable
@@ -199,7 +199,9 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         for index, element in enumerate(value):
             if is_awaitable(element):
                 raise _Dropped  # awaitable list items: rare, graphql-core's to complete
-            completed = self._complete(item, element, Path(path, index, None))
+            completed = self._complete(
+                item, element, Path(path, index, None) if completion.paths else None
+            )
             if is_awaitable(completed):
                 waiting.append(index)
             items.append(completed)

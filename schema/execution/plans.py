@@ -74,12 +74,21 @@ class NonNull:
 @dataclass(frozen=True, slots=True)
 class ListOf:
     of: Completion
+    # Whether an item's completion needs its path (resolvers below it read it in their info).
+    paths: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class ObjectPlan:
     type: GraphQLObjectType
     fields: tuple[FieldPlan, ...]
+
+    @property
+    def resolves(self) -> bool:
+        """Whether a resolver runs for some field of it, or below it (so paths are needed)."""
+        return any(
+            (f.typename is None and f.attribute is None) or f.needs_path for f in self.fields
+        )
 
 
 Completion = Leaf | NonNull | ListOf | ObjectPlan
@@ -216,7 +225,7 @@ class _Compiler:
             attribute=own.python_name if basic and not definition.args else None,
             takes_arguments=bool(definition.args or first.node.arguments),
             call=None if basic or own is None else self._direct_call(own),
-            needs_path=not isinstance(_named(completion), Leaf),
+            needs_path=_resolves(completion),
             leaf=_leaf(completion),
             non_null=isinstance(completion, NonNull),
         )
@@ -225,7 +234,8 @@ class _Compiler:
         if isinstance(type_, GraphQLNonNull):
             return NonNull(self._completion(type_.of_type, details))
         if isinstance(type_, GraphQLList):
-            return ListOf(self._completion(type_.of_type, details))
+            of = self._completion(type_.of_type, details)
+            return ListOf(of, paths=_resolves(of))
         if is_leaf_type(type_):
             return Leaf(type_.coerce_output_value)
         if isinstance(type_, GraphQLObjectType):
@@ -268,10 +278,10 @@ def _leaf(completion: Completion) -> Callable[[Any], Any] | None:
     return completion.coerce if isinstance(completion, Leaf) else None
 
 
-def _named(completion: Completion) -> Completion:
+def _resolves(completion: Completion | None) -> bool:
     while isinstance(completion, NonNull | ListOf):
         completion = completion.of
-    return completion
+    return isinstance(completion, ObjectPlan) and completion.resolves
 
 
 def _directive_variables(
