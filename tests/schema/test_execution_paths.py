@@ -358,6 +358,7 @@ def test_generated_documents_answer_the_same(
     finally:
         own_loop.run_until_complete(stack.aclose())
     ran = executions() - before
-    # Most generated documents validate and run: the plans answered most, and dropped some.
+    # Most generated documents validate and run: the plans answered most, and met errors in
+    # some (an argument the resolvers refuse) and left them to graphql-core.
     assert ran["plan"] > 50, ran
-    assert ran["dropped"] > 5, ran
+    assert ran["dropped"] >= 1, ran
