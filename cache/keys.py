@@ -1,12 +1,12 @@
 """Names of everything the service keeps in Redis, and the scopes that writes invalidate.
 
 Why versions instead of deleting keys: a write cannot know every key that holds what it
-changed (a user's positions are cached per status), and finding them
-would take KEYS or SCAN. Instead every cached entry belongs to one *scope* (one market, one
-user's positions, one Telegram profile, one position), each scope has a version key holding a
-random token, and an entry is stored with the token it was filled under. A write sets a fresh
-token after its transaction commits: every entry of that scope stops matching at once, and the
-orphans expire on their own TTL.
+changed (a user's positions are cached per status), and finding them would take KEYS or SCAN.
+Instead every cached entry belongs to one *scope* (one market, one user's positions, one
+Telegram profile, one position), each scope has a version key holding a random token, and an
+entry is stored with the token it was filled under. A write sets a fresh token after its
+transaction commits: every entry of that scope stops matching at once, and the orphans expire
+on their own TTL.
 
 Cluster: the hash tag of a key is its scope family and a bucket of its scope id, so an entry
 and its scope's version always share a slot (one MGET reads both, one script checks and fills

@@ -250,7 +250,8 @@ class CacheSession:
         unversioned = [item.entry for item in items if item.version is None and entries]
         epoch_key = self.store.keys.epoch
         groups = self.store.groups(list(wanted))
-        if self.epoch is None:
+        ask_epoch = self.epoch is None
+        if ask_epoch:
             # On a cluster the epoch is a slot of its own: a command of its own.
             if groups and not self.store.cluster:
                 groups[0].insert(0, epoch_key)
@@ -273,7 +274,7 @@ class CacheSession:
         values: dict[str, bytes | None] = {}
         for names, answer in zip(groups, results, strict=False):
             values.update(zip(names, answer, strict=True))
-        if self.epoch is None:
+        if ask_epoch:
             epoch = values.pop(epoch_key)
             self.epoch = epoch.decode() if epoch is not None else "0"
         return values, remaining
