@@ -19,7 +19,7 @@ awaitable is gathered with its siblings, so a list's loader calls still make one
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from graphql.execution.values import get_argument_values
@@ -35,8 +35,42 @@ class _Dropped(Exception):
     """The plan cannot give graphql-core's answer (an error would be part of it)."""
 
 
+class Completed:
+    """Answers of objects whose fields are all attributes, kept by plan and object.
+
+    Under a plan with no resolver at or below it, an object's answer is its attributes,
+    coerced: a function of the object alone. The loaders hand out the same object for the same
+    cached bytes (loaders/cached_loader.py's Built), and nothing changes it, so a market read
+    again, by this request's next position or by the next request, is completed once (a
+    MarketsBatch of 100 markets: 700 fields). Kept with the plan and the object, so that their
+    ids stay theirs; bounded, oldest first out. The answers are shared: nothing changes them
+    either (the view encodes them, and adds its own keys only to the response around them).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: dict[tuple[int, int], tuple[ObjectPlan, object, dict[str, Any]]] = {}
+
+    def get(
+        self,
+        plan: ObjectPlan,
+        source: object,
+        complete: Callable[[ObjectPlan, Any, None], Any],
+    ) -> dict[str, Any]:
+        key = (id(plan), id(source))
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is plan and kept[1] is source:
+            return kept[2]
+        answer: dict[str, Any] = complete(plan, source, None)
+        if len(self._kept) >= self.size:
+            del self._kept[next(iter(self._kept))]
+        self._kept[key] = (plan, source, answer)
+        return answer
+
+
 class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     plans: Plans  # set by `planned_executor`, one per schema
+    completed: Completed
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         try:
@@ -181,7 +215,9 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 raise _Dropped
             return coerced
         if isinstance(completion, ObjectPlan):
-            return self._object(completion, value, path)
+            if completion.resolves:
+                return self._object(completion, value, path)
+            return self.completed.get(completion, value, self._object)
         assert isinstance(completion, ListOf)
         return self._list(completion, value, path)
 
@@ -218,6 +254,11 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         return items
 
 
+# Objects whose answers are kept (Completed): a few hundred bytes each.
+COMPLETED_KEPT = 20_000
+
+
 def planned_executor(plans: Plans) -> type[PlannedExecutor]:
     """The executor class Strawberry builds per operation, with the schema's plans."""
-    return type("PlannedExecutor", (PlannedExecutor,), {"plans": plans})
+    attributes = {"plans": plans, "completed": Completed(COMPLETED_KEPT)}
+    return type("PlannedExecutor", (PlannedExecutor,), attributes)

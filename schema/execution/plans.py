@@ -82,13 +82,14 @@ class ListOf:
 class ObjectPlan:
     type: GraphQLObjectType
     fields: tuple[FieldPlan, ...]
+    # Whether a resolver runs for some field of it, or below it (so paths are needed). When
+    # none does, the object's answer is its attributes' alone (see executor.py, Completed).
+    resolves: bool = True
 
-    @property
-    def resolves(self) -> bool:
-        """Whether a resolver runs for some field of it, or below it (so paths are needed)."""
-        return any(
-            (f.typename is None and f.attribute is None) or f.needs_path for f in self.fields
-        )
+    @classmethod
+    def of(cls, type_: GraphQLObjectType, fields: tuple[FieldPlan, ...]) -> ObjectPlan:
+        resolves = any((f.typename is None and f.attribute is None) or f.needs_path for f in fields)
+        return cls(type_, fields, resolves)
 
 
 Completion = Leaf | NonNull | ListOf | ObjectPlan
@@ -196,7 +197,7 @@ class _Compiler:
     ) -> ObjectPlan:
         if type_.is_type_of is not None:
             raise NotPlanned(f"{type_.name} has an is_type_of check")
-        return ObjectPlan(
+        return ObjectPlan.of(
             type_, tuple(self._field(type_, key, details) for key, details in grouped.items())
         )
 
