@@ -14,7 +14,8 @@ built value; nothing does (resolvers read them, writes build their own).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import asyncio
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, ClassVar, TypeVar
 
 from aiodataloader import DataLoader
@@ -74,6 +75,22 @@ class CachedLoader(DataLoader[K, V]):
         found = await self.session.read_through(self.kind, keys, self.read)
         built, value = self.built, self.value
         return [built.get(found.get(key), value) for key in keys]
+
+    async def load_all(self, keys: Iterable[K]) -> list[V]:
+        """The values of `keys`, in order: load_many's answer, without its gather. A gather
+        puts a callback on every key's future and runs each through the event loop (for a
+        MarketsBatch of 100 ids, a third of the request); the keys of one batch resolve
+        together, so awaiting them in turn suspends once per batch, and not at all when
+        every key is already loaded. The first failed key raises, as with load_many."""
+        loads = [self.load(key) for key in keys]
+        for load in loads:
+            if not load.done():
+                await asyncio.wait((load,))
+        # Every failure retrieved, so that none is logged as lost when the first is raised.
+        failed = [error for load in loads if (error := load.exception()) is not None]
+        if failed:
+            raise failed[0]
+        return [load.result() for load in loads]
 
     def value(self, found: Any) -> V:
         """The loader's value for a key's row (or rows); None when the key has none."""

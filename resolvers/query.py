@@ -35,7 +35,7 @@ async def position(info: Info, id: strawberry.ID) -> Position | None:
 
 async def markets(info: Info, ids: list[strawberry.ID]) -> list[Market | None]:
     check_list_size("ids", len(ids), info.context.settings.max_list_items)
-    return await info.context.loaders.market.load_many(ids)
+    return await info.context.loaders.market.load_all(ids)
 
 
 async def market(info: Info, id: strawberry.ID) -> Market | None:
@@ -80,7 +80,7 @@ async def search_markets(info: Info, text: str, first: int) -> list[Market]:
 
 async def _markets(info: Info, ids: list[str]) -> list[Market]:
     # A market deleted since the list was cached is left out rather than shown as a gap.
-    return [m for m in await info.context.loaders.market.load_many(ids) if m is not None]
+    return [m for m in await info.context.loaders.market.load_all(ids) if m is not None]
 
 
 def _check_first(field: str, first: int, most: int) -> None:
