@@ -126,9 +126,17 @@ class CacheStore:
     async def _send(
         self, operation: str, queue: Callable[[Pipeline], None], *, again: bool = False
     ) -> list[Any] | None:
-        lean = not self.cluster and operation in LEAN_OPERATIONS
-        pipeline: Any = _Commands() if lean else self.client.pipeline(transaction=False)
-        queue(pipeline)
+        pipeline: Any = None
+        if not self.cluster and operation in LEAN_OPERATIONS:
+            pipeline = _Commands()
+            try:
+                queue(pipeline)
+            except AttributeError:  # a command _Commands does not record: the pipeline's
+                pipeline = None
+        lean = pipeline is not None
+        if pipeline is None:
+            pipeline = self.client.pipeline(transaction=False)
+            queue(pipeline)
         loading, self._scripts_queued = self._scripts_queued, set()
         count_redis()
         try:
@@ -263,6 +271,11 @@ class _Commands:
 
     def get(self, name: str) -> None:
         self.commands.append(("GET", name))
+
+    def mget(self, keys: str | Iterable[str], *more: str) -> None:
+        # As redis-py's: a list of names, or the names as arguments.
+        names = [keys] if isinstance(keys, str) else list(keys)
+        self.commands.append(("MGET", *names, *more))
 
     def pttl(self, name: str) -> None:
         self.commands.append(("PTTL", name))

@@ -93,3 +93,43 @@ async def test_control_without_the_second_sending_the_fill_is_lost(
     _, warm, errors = await fill_after_scripts_flushed(settings, db, own_redis, new_telegram_id)
     assert errors > 0  # the store stepped aside
     assert warm.sql > 0  # nothing was filled: PostgreSQL answers again
+
+
+async def test_the_direct_exchange_answers_as_the_pipeline_does(redis_url: str) -> None:
+    """The request path's exchanges skip redis-py's pipeline on a single server: the same
+    commands give the same replies (SET's own excepted: Redis's b"OK", not redis-py's True),
+    and a command the direct path does not record goes through the pipeline instead."""
+    settings = Settings(redis_url=redis_url, cache_prefix=unique_prefix())
+    store = cache.store.connect(settings, redis_url)
+    names = [f"{settings.cache_prefix}:direct:{n}" for n in range(3)]
+
+    def queue(pipeline: cache.store.Pipeline) -> None:
+        pipeline.set(names[0], b"zero", px=60_000)
+        pipeline.mget(names)
+        pipeline.mget(names[0], names[1])
+        pipeline.execute_command("MGET", *names)
+        pipeline.get(names[2])
+        pipeline.pttl(names[1])
+
+    try:
+        direct = await store.run("read", queue)
+        piped = await store.run("refresh", queue)  # not a direct operation: the pipeline
+        assert direct is not None
+        assert piped is not None
+        assert direct[0] == b"OK"
+        assert piped[0] is True
+        assert (
+            direct[1:]
+            == piped[1:]
+            == [
+                [b"zero", None, None],
+                [b"zero", None],
+                [b"zero", None, None],
+                None,
+                -2,
+            ]
+        )
+        unlinked = await store.run("read", lambda pipeline: pipeline.unlink(*names))
+        assert unlinked == [1]  # UNLINK is not recorded: sent through the pipeline
+    finally:
+        await store.close()
