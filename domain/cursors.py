@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 from decimal import Decimal, InvalidOperation
 
@@ -22,7 +21,8 @@ _MAC_BYTES = 16
 
 def encode_cursor(volume: Decimal, market_id: str, secret: str) -> str:
     payload = f"{volume}|{market_id}".encode()
-    mac = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    # hmac.digest: the one-shot C path, a fifth of hmac.new's cost (20 cursors a page).
+    mac = hmac.digest(secret.encode(), payload, "sha256")[:_MAC_BYTES]
     return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
 
 
@@ -38,7 +38,7 @@ def decode_cursor(cursor: str, secret: str, *, field: str = "after") -> tuple[De
     except (binascii.Error, ValueError):
         raise refused from None
     mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
-    expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:_MAC_BYTES]
+    expected = hmac.digest(secret.encode(), payload, "sha256")[:_MAC_BYTES]
     if len(mac) != _MAC_BYTES or not hmac.compare_digest(mac, expected):
         raise refused
     volume, _, market_id = payload.decode().partition("|")
