@@ -13,12 +13,14 @@ import base64
 import binascii
 import hmac
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from errors import BadUserInput
 
 _MAC_BYTES = 16
 
 
+@lru_cache(maxsize=4096)  # the top of the list is every first page's: the same cursors
 def encode_cursor(volume: Decimal, market_id: str, secret: str) -> str:
     payload = f"{volume}|{market_id}".encode()
     # hmac.digest: the one-shot C path, a fifth of hmac.new's cost (20 cursors a page).
