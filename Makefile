@@ -60,7 +60,7 @@ test: install lint typecheck check-schema
 		tests/test_statement_counts.py
 
 # The API benchmark (docs/benchmarks.md): the service against the old design and PostGraphile,
-# on loopback, about ten minutes. Needs wrk (apt-get install -y wrk), redis-server and npm;
+# on loopback, about fourteen minutes. Needs wrk (apt-get install -y wrk), redis-server and npm;
 # DATABASE_URL names the PostgreSQL server it creates (and drops) its own database on.
 $(VENV)/.bench-installed: pyproject.toml $(VENV)/.installed
 	$(PY) -m pip install -q ".[dev,bench]"
