@@ -33,7 +33,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,6 +92,58 @@ class Pending:
     session: CacheSession
 
 
+# Whether answers pay (`Worth`): over each WINDOW look-ups of an operation, at least FOUND of
+# them found; else its queries execute without looking up or keeping for PAUSE seconds.
+WINDOW = 200
+FOUND = 0.1
+PAUSE = 10.0
+# Operations tallied per process at most (all forgotten at once past it).
+TALLIED = 10_000
+
+
+@dataclass
+class _Tally:
+    asked: int = 0
+    found: int = 0
+    paused_until: float = 0.0
+
+
+@dataclass
+class Worth:
+    """Whether an operation's answers are found often enough to be worth looking up and keeping.
+
+    A kept answer costs a round trip to look it up, the encoding of the answer and a round trip
+    to keep it; it pays only when the same question comes back before anything it read changes.
+    When every user's markets move each second and each user asks less often than that, almost
+    none is found (docs/benchmarks.md, live prices: 2.9% for 1,000 users), and both round trips
+    are lost on every request. So, per process and per operation (document and name): when
+    fewer than FOUND of a window's look-ups found their answer, its queries execute directly for
+    PAUSE seconds, then a new window measures again. Executing is always as fresh as the
+    loaders, so this decides what a request costs, never what it answers.
+    """
+
+    clock: Callable[[], float] = time.monotonic
+    _tallies: dict[tuple[str, str | None], _Tally] = field(default_factory=dict)
+
+    def asking(self, question: Question) -> bool:
+        tally = self._tallies.get((question.document, question.operation))
+        return tally is None or self.clock() >= tally.paused_until
+
+    def asked(self, question: Question, found: bool) -> None:
+        name = (question.document, question.operation)
+        tally = self._tallies.get(name)
+        if tally is None:
+            if len(self._tallies) >= TALLIED:
+                self._tallies.clear()
+            tally = self._tallies[name] = _Tally()
+        tally.asked += 1
+        tally.found += found
+        if tally.asked >= WINDOW:
+            if tally.found < FOUND * tally.asked:
+                tally.paused_until = self.clock() + PAUSE
+            tally.asked = tally.found = 0
+
+
 @dataclass(frozen=True)
 class Answers:
     store: CacheStore
@@ -98,14 +151,19 @@ class Answers:
     release: str
     # Answers being executed in this process, by key: what identical requests wait for.
     _leaders: dict[str, asyncio.Future[None]] = field(default_factory=dict)
+    worth: Worth = field(default_factory=Worth)
 
-    async def look_up(self, session: CacheSession, question: Question) -> bytes | Pending:
-        """The kept body, if everything it read is unchanged; else what to keep once executed.
+    async def look_up(self, session: CacheSession, question: Question) -> bytes | Pending | None:
+        """The kept body, if everything it read is unchanged; else what to keep once executed;
+        None when this operation's answers are seldom found (`Worth`): execute, keep nothing.
 
         If an identical request is executing in this process, wait for it (up to LEADER_WAIT)
         and look again, which checks every version anew; past the wait, or if it kept nothing,
         execute.
         """
+        if not self.worth.asking(question):
+            CACHE_LOOKUPS.labels("answer", "skipped").inc()
+            return None
         key = self.key(question)
         stored = await self.find(session, key)
         leader = self._leaders.get(key) if stored is None else None
@@ -113,6 +171,7 @@ class Answers:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(leader), LEADER_WAIT)
             stored = await self.find(session, key)
+        self.worth.asked(question, stored is not None)
         return Pending(key, session) if stored is None else stored
 
     @contextmanager

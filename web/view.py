@@ -85,7 +85,7 @@ class GraphQLView(GraphQL[Context, None]):
                 found = await answers.look_up(session, question)
                 if isinstance(found, bytes):
                     return self._answered(request, found, debug)
-                pending = found
+                pending = found  # None: not worth keeping now (cache/answers.Worth)
             data = await resolve_persisted(session.store, data)
         except PersistedQueryError as error:
             # Apollo's clients look for this answer (200, the code) to send the document.

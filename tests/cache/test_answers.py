@@ -350,3 +350,37 @@ async def test_control_such_an_answer_kept_hides_what_appeared(
     before, after, _ = await market_for_a_token_that_appears(http, db)
     assert before is None
     assert after is None
+
+
+def test_an_operation_whose_answers_are_seldom_found_pauses_them() -> None:
+    """Worth: a window of look-ups that found fewer than a tenth pauses look-ups (and keeps)
+    of that operation alone for PAUSE seconds; then a new window measures again."""
+    now = [0.0]
+    worth = cache.answers.Worth(clock=lambda: now[0])
+    portfolio = cache.answers.Question("doc", "Portfolio", {"telegramId": "1"}, None)
+    markets = cache.answers.Question("doc", "MarketsBatch", {"ids": []}, None)
+    for n in range(cache.answers.WINDOW):
+        assert worth.asking(portfolio)
+        worth.asked(portfolio, found=n < cache.answers.WINDOW * cache.answers.FOUND - 1)
+        worth.asked(markets, found=True)
+    assert not worth.asking(portfolio)  # one short of a tenth found: paused
+    assert worth.asking(markets)  # another operation, found every time: asked
+    now[0] += cache.answers.PAUSE
+    assert worth.asking(portfolio)  # measured again
+    for _ in range(cache.answers.WINDOW):
+        worth.asked(portfolio, found=True)
+    assert worth.asking(portfolio)
+
+
+async def test_a_paused_operation_executes_fresh_and_keeps_nothing(
+    http: httpx.AsyncClient, holder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While paused, a repeat executes (three round trips, not the kept answer's one) and its
+    answer is the same bytes as the kept one was."""
+    first = await post(http, "Portfolio", {"telegramId": holder}, {"X-Debug-Counts": "1"})
+    kept = await post(http, "Portfolio", {"telegramId": holder}, {"X-Debug-Counts": "1"})
+    assert kept.json()["extensions"]["counts"] == {"sql": 0, "redis": 1}
+    monkeypatch.setattr(cache.answers.Worth, "asking", lambda self, question: False)
+    paused = await post(http, "Portfolio", {"telegramId": holder}, {"X-Debug-Counts": "1"})
+    assert paused.json()["extensions"]["counts"] == {"sql": 0, "redis": 3}
+    assert paused.json()["data"] == kept.json()["data"] == first.json()["data"]
