@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, cast
 
+from graphql import FieldNode, GraphQLField, GraphQLObjectType, GraphQLResolveInfo
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, is_iterable
 from graphql.pyutils.undefined import Undefined
@@ -153,12 +155,13 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 definition = step.definition
                 assert definition is not None
                 assert definition.resolve is not None
-                if field_path is None:
-                    field_path = Path(path, key, parent_type.name)
-                info = self.build_resolve_info(definition, step.nodes, parent_type, field_path)
                 if step.call is not None:
-                    value = step.call(source, info)
+                    info_of = partial(self._info, definition, step.nodes, parent_type, path, key)
+                    value = step.call(source, info_of, self.context_value)
                 else:
+                    if field_path is None:
+                        field_path = Path(path, key, parent_type.name)
+                    info = self.build_resolve_info(definition, step.nodes, parent_type, field_path)
                     arguments = (
                         get_argument_values(
                             definition,
@@ -179,6 +182,20 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             if is_awaitable(completed):
                 waiting.append((key, completed))
             results[key] = completed
+
+    def _info(
+        self,
+        definition: GraphQLField,
+        nodes: list[FieldNode],
+        parent_type: GraphQLObjectType,
+        path: Path | None,
+        key: str,
+    ) -> GraphQLResolveInfo[Any]:
+        """A directly called resolver's resolve info, made when its Info is read past its
+        context (plans.py, LazyInfo)."""
+        return self.build_resolve_info(
+            definition, nodes, parent_type, Path(path, key, parent_type.name)
+        )
 
     async def _gathered(
         self, results: dict[str, Any], waiting: list[tuple[str, Awaitable[Any]]]
