@@ -86,17 +86,13 @@ BUILDERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-@pytest.mark.parametrize("kind", EVERY_KIND, ids=[k.name for k in EVERY_KIND])
-async def test_a_warm_read_equals_the_cold_one_in_value_and_type(
-    kind: kinds.Kind[Any],
-    settings: Settings,
-    seeded: str,
-    db: asyncpg.Connection,
-    new_telegram_id: Callable[[], str],
-) -> None:
-    keys = (await keys_of_every_kind(db, new_telegram_id()))[kind.name]
+async def read_twice(
+    settings: Settings, database_url: str, kind: kinds.Kind[Any], keys: list[Any]
+) -> tuple[dict[Any, Any], dict[Any, Any], list[list[Any]]]:
+    """`keys` read through an empty cache of their own, then again: both reads' values, and
+    the keys each call to the database was asked for."""
     store = connect(settings.replace(cache_prefix=unique_prefix()), settings.redis_url or "")
-    pool = await asyncpg.create_pool(seeded, min_size=1, max_size=2)
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     misses: list[list[Any]] = []
     try:
         read = kind.reader(Database(pool))
@@ -110,6 +106,19 @@ async def test_a_warm_read_equals_the_cold_one_in_value_and_type(
     finally:
         await store.close()
         await pool.close()
+    return cold, warm, misses
+
+
+@pytest.mark.parametrize("kind", EVERY_KIND, ids=[k.name for k in EVERY_KIND])
+async def test_a_warm_read_equals_the_cold_one_in_value_and_type(
+    kind: kinds.Kind[Any],
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+) -> None:
+    keys = (await keys_of_every_kind(db, new_telegram_id()))[kind.name]
+    cold, warm, misses = await read_twice(settings, seeded, kind, keys)
     assert misses == [keys]  # the second read was all hits
     assert cold.keys() == warm.keys()
     assert cold  # every kind found something here
