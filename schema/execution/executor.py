@@ -19,6 +19,7 @@ awaitable is gathered with its siblings, so a list's loader calls still make one
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any, cast
@@ -47,11 +48,18 @@ class Completed:
     MarketsBatch of 100 markets: 700 fields). Kept with the plan and the object, so that their
     ids stay theirs; bounded, oldest first out. The answers are shared: nothing changes them
     either (the view encodes them, and adds its own keys only to the response around them).
+
+    An OrderedDict, not a dict: once full, every new object evicts the oldest, and a dict's
+    first key is found by scanning past every slot deleted since its last resize (6.7 us per
+    eviction at 20,000 entries, 15% of a TrendingMarkets request, whose edges are new objects
+    each time); OrderedDict.popitem(last=False) is constant time.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._kept: dict[tuple[int, int], tuple[ObjectPlan, object, dict[str, Any]]] = {}
+        self._kept: OrderedDict[tuple[int, int], tuple[ObjectPlan, object, dict[str, Any]]] = (
+            OrderedDict()
+        )
 
     def get(
         self,
@@ -65,7 +73,7 @@ class Completed:
             return kept[2]
         answer: dict[str, Any] = complete(plan, source, None)
         if len(self._kept) >= self.size:
-            del self._kept[next(iter(self._kept))]
+            self._kept.popitem(last=False)
         self._kept[key] = (plan, source, answer)
         return answer
 
