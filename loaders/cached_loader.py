@@ -15,6 +15,7 @@ built value; nothing does (resolvers read them, writes build their own).
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, ClassVar, TypeVar
 
@@ -31,11 +32,13 @@ V = TypeVar("V")
 
 class Built:
     """Values built from found rows, kept by the identity of what they were built from (held,
-    so that its id is not reused while kept); bounded, oldest first out."""
+    so that its id is not reused while kept); bounded, oldest first out, in constant time (an
+    OrderedDict: a full dict finds its first key by scanning past every slot deleted since its
+    last resize, and live prices keep this memo full)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._kept: dict[int, tuple[object, Any]] = {}
+        self._kept: OrderedDict[int, tuple[object, Any]] = OrderedDict()
 
     def get(self, found: object, build: Callable[[Any], Any]) -> Any:
         kept = self._kept.get(id(found))
@@ -44,7 +47,7 @@ class Built:
         value = build(found)
         if _from_cache(found):
             if len(self._kept) >= self.size:
-                del self._kept[next(iter(self._kept))]
+                self._kept.popitem(last=False)
             self._kept[id(found)] = (found, value)
         return value
 
