@@ -21,8 +21,7 @@ from typing import Any, Self
 from uuid import uuid4
 
 import httpx
-from pydantic import BaseModel as PydanticBaseModel
-from pydantic_core import to_jsonable_python
+from pydantic import TypeAdapter
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidStatus
 from websockets.typing import Subprotocol
@@ -35,6 +34,7 @@ RETRYABLE_CODES = frozenset({"SERVICE_BUSY", "SERVICE_UNAVAILABLE", "RATE_LIMITE
 # a 401 or a 403.
 CLOSE_CODES = {4401: "UNAUTHENTICATED", 4403: "FORBIDDEN"}
 SUBPROTOCOL = Subprotocol("graphql-transport-ws")
+JSON_VALUES: TypeAdapter[Any] = TypeAdapter(Any)
 
 
 class PolycoolError(Exception):
@@ -212,16 +212,11 @@ def _encode(variables: dict[str, Any] | None) -> dict[str, Any]:
     """Variables as JSON values: omitted arguments (UNSET) left out, so the service leaves what
     they name as it is; inputs by their GraphQL names, with the fields the caller set (an
     explicit None is sent: it clears); Decimals as strings, datetimes in ISO 8601."""
-    encoded = {name: value for name, value in (variables or {}).items() if value is not UNSET}
-    return {name: to_jsonable_python(_dump(value)) for name, value in encoded.items()}
-
-
-def _dump(value: Any) -> Any:
-    if isinstance(value, PydanticBaseModel):
-        return value.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    if isinstance(value, list):
-        return [_dump(item) for item in value]
-    return value
+    return {
+        name: JSON_VALUES.dump_python(value, mode="json", by_alias=True, exclude_unset=True)
+        for name, value in (variables or {}).items()
+        if value is not UNSET
+    }
 
 
 async def _send(socket: ClientConnection, message: dict[str, Any]) -> None:
