@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from types import TracebackType
 from typing import Any, Self
 from uuid import uuid4
@@ -169,7 +169,7 @@ class PolycoolBaseClient:
         operation_name: str | None = None,
         variables: dict[str, Any] | None = None,
         **kwargs: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """Each event's data, as the service pushes it, until it completes the subscription.
 
         An error message of the protocol, or an event carrying errors, raises PolycoolError, as
@@ -179,6 +179,10 @@ class PolycoolBaseClient:
         `kwargs` go to websockets' connect (`additional_headers` are added to the client's).
         """
         headers = {**self.headers, **kwargs.pop("additional_headers", {})}
+        # websockets stops reading while 16 messages wait unread; a caller leaving then would
+        # wait close_timeout (10 s) for a close frame that is never read. Events are small and
+        # the caller reads them as they come, so the queue is left unbounded.
+        kwargs.setdefault("max_queue", None)
         try:
             async with connect(
                 self.ws_url, subprotocols=[SUBPROTOCOL], additional_headers=headers, **kwargs
