@@ -45,6 +45,7 @@ from tests.server_processes import Server, start_server, stop_server, wait_healt
 
 BOT_KEY = "bot-" + secrets.token_hex(16)
 INGEST_KEY = "ingest-" + secrets.token_hex(16)
+ADMIN_KEY = "admin-" + secrets.token_hex(16)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def service(
         "GRAPHIQL": "false",
         "LOG_LEVEL": "WARNING",
         "POOL_MAX_SIZE": "3",
-        "API_KEYS": f"bot:{BOT_KEY},ingest:{INGEST_KEY}",
+        "API_KEYS": f"bot:{BOT_KEY},ingest:{INGEST_KEY},admin:{ADMIN_KEY}",
     }
     server = start_server("client", env, tmp_path_factory.mktemp("client"))
     try:
@@ -83,6 +84,13 @@ async def bot(service: Server) -> AsyncIterator[Client]:
 async def ingest(service: Server) -> AsyncIterator[Client]:
     """The price workers' client: a key whose role may only update prices."""
     async with Client(service.url + "/graphql", api_key=INGEST_KEY) as client:
+        yield client
+
+
+@pytest.fixture
+async def admin(service: Server) -> AsyncIterator[Client]:
+    """A key allowed every operation (the workers' other mutations, say)."""
+    async with Client(service.url + "/graphql", api_key=ADMIN_KEY) as client:
         yield client
 
 
@@ -119,15 +127,6 @@ def test_the_check_finds_a_document_with_no_test(monkeypatch: pytest.MonkeyPatch
 
 
 # -- Rows of the tests' own, and what the answers must be ----------------------------------------
-
-
-def outcome_price(
-    outcomes: list[str], prices: list[Decimal] | None, outcome: str
-) -> Decimal | None:
-    names = [name.lower() for name in outcomes]
-    if prices is None or outcome.lower() not in names:
-        return None
-    return prices[names.index(outcome.lower())]
 
 
 async def one_row(db: asyncpg.Connection, query: str, *args: object) -> asyncpg.Record:
