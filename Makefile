@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 DEMO_USERS ?= 500
 DEMO_SEED ?= 1
 
-.PHONY: install run test lint typecheck schema check-schema clean bench
+.PHONY: install run test lint typecheck schema check-schema client check-client clean bench
 
 install: $(VENV)/.installed graphiql/dist/.built
 
@@ -52,9 +52,42 @@ check-schema: install
 	@diff -u schema.graphql $(VENV)/schema.graphql \
 		|| (echo "schema.graphql is out of date: run 'make schema' and commit it" >&2; exit 1)
 
+# The bot's typed client (client/): ariadne-codegen writes the polycool_client package from
+# schema.graphql and the contract's documents, in a venv of its own (its graphql-core and ruff
+# are older than the service's: client/codegen-requirements.txt), into a scratch folder; the
+# project's ruff then formats it as it does every file here. `client` swaps the package for
+# it (so modules of documents gone go too); `check-client`, run by `make test`, fails when the
+# committed package differs. The package must not depend on the scratch folder's name: the
+# generator writes the documents' paths into its comments, not the target's.
+CODEGEN_VENV ?= .venv-codegen
+CLIENT_BUILD := $(CODEGEN_VENV)/build
+
+$(CODEGEN_VENV)/.installed: client/codegen-requirements.txt
+	$(PYTHON) -m venv $(CODEGEN_VENV)
+	$(CODEGEN_VENV)/bin/python -m pip install -q -r client/codegen-requirements.txt
+	touch $@
+
+$(CLIENT_BUILD)/polycool_client: $(CODEGEN_VENV)/.installed install FORCE
+	@rm -rf $(CLIENT_BUILD) && mkdir -p $(CLIENT_BUILD)
+	@$(CODEGEN_VENV)/bin/python client/generate.py $(CLIENT_BUILD) > $(CLIENT_BUILD).log \
+		|| (cat $(CLIENT_BUILD).log >&2; exit 1)
+	@touch $@/py.typed
+	@$(VENV)/bin/ruff check -q --config pyproject.toml --fix-only $@
+	@$(VENV)/bin/ruff format -q --config pyproject.toml $@
+
+client: $(CLIENT_BUILD)/polycool_client
+	rm -rf client/polycool_client
+	cp -R $(CLIENT_BUILD)/polycool_client client/polycool_client
+
+check-client: $(CLIENT_BUILD)/polycool_client
+	@diff -ru -x __pycache__ client/polycool_client $(CLIENT_BUILD)/polycool_client \
+		|| (echo "client/polycool_client is out of date: run 'make client' and commit it" >&2; exit 1)
+
+FORCE:
+
 # The contract and freshness tests run a second time with graphql-core executing every
 # operation (EXECUTION_PLANS=false): the answers must not depend on the executor.
-test: install lint typecheck check-schema
+test: install lint typecheck check-schema check-client
 	$(PY) -m pytest
 	EXECUTION_PLANS=false $(PY) -m pytest -q tests/test_contract.py tests/writes tests/cache \
 		tests/test_statement_counts.py
@@ -74,4 +107,4 @@ bench: $(VENV)/.bench-installed bench/node_modules/.installed
 	$(PY) -m bench.api
 
 clean:
-	rm -rf $(VENV) .data .mypy_cache .pytest_cache .ruff_cache graphiql/node_modules graphiql/dist
+	rm -rf $(VENV) $(CODEGEN_VENV) .data .mypy_cache .pytest_cache .ruff_cache graphiql/node_modules graphiql/dist

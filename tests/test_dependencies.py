@@ -19,18 +19,32 @@ from settings import ROOT
 from tests.imports import OURS, imported
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-SKIPPED = {".venv", ".data", "node_modules", ".git", "graphiql", "docs"}
+# The bot's client (client/) is a distribution of its own: its package declares what it
+# imports in client/pyproject.toml, its generator (client/generate.py) runs on the pins of
+# client/codegen-requirements.txt, and the tests import it from the checkout like our own.
+CLIENT = tomllib.loads((ROOT / "client" / "pyproject.toml").read_text())["project"]
+CODEGEN = [
+    line
+    for line in (ROOT / "client" / "codegen-requirements.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+]
+CLIENT_PACKAGES = {"polycool_client"}
+SKIPPED = {".venv", ".venv-codegen", ".data", "node_modules", ".git", "graphiql", "docs"}
 
 
 def normalized(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def names(requirements: list[str]) -> set[str]:
+    return {normalized(re.split(r"[=<>!~\[ ;]", r, maxsplit=1)[0]) for r in requirements}
+
+
 def declared(*extras: str) -> set[str]:
     requirements = list(PROJECT["dependencies"])
     for extra in extras:
         requirements += PROJECT["optional-dependencies"][extra]
-    return {normalized(re.split(r"[=<>!~\[ ;]", r, maxsplit=1)[0]) for r in requirements}
+    return names(requirements)
 
 
 def python_files(*folders: str, exclude: tuple[str, ...] = ()) -> list[Path]:
@@ -45,22 +59,24 @@ def python_files(*folders: str, exclude: tuple[str, ...] = ()) -> list[Path]:
 
 
 @pytest.mark.parametrize(
-    ("files", "extras"),
+    ("files", "allowed"),
     [
-        (python_files(exclude=("tests", "bench")), ()),
-        (python_files("tests"), ("dev",)),
-        (python_files("bench"), ("dev", "bench")),
+        (python_files(exclude=("tests", "bench", "client")), declared()),
+        (python_files("tests"), declared("dev")),
+        (python_files("bench"), declared("dev", "bench")),
+        (python_files("client"), names(CLIENT["dependencies"]) | names(CODEGEN)),
     ],
-    ids=["service", "tests", "bench"],
+    ids=["service", "tests", "bench", "client"],
 )
-def test_every_imported_distribution_is_declared(
-    files: list[Path], extras: tuple[str, ...]
-) -> None:
+def test_every_imported_distribution_is_declared(files: list[Path], allowed: set[str]) -> None:
     distributions = packages_distributions()
-    allowed = declared(*extras)
     undeclared = {}
     for module, where in imported(files).items():
-        if module in sys.stdlib_module_names or module in OURS or module == "__future__":
+        if (
+            module in sys.stdlib_module_names
+            or module in OURS | CLIENT_PACKAGES
+            or module == "__future__"
+        ):
             continue
         # Not installed here (the bench extra in a dev venv): its name is its distribution's.
         providers = {normalized(d) for d in distributions.get(module, [module])}
