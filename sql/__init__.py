@@ -49,3 +49,6 @@ TRACKED_MARKETS: Final = _read("tracked_markets.sql")
 # and the trades read by trades(first, after).
 MARKETS_FOR_RESOLUTION: Final = _read("markets_for_resolution.sql")
 RESOLVE_MARKETS: Final = _read("resolve_markets.sql")
+TRADES_BY_USER: Final = _read("trades_by_user.sql")
+POSITIONS_FOR_REDEMPTION: Final = _read("positions_for_redemption.sql")
+REDEEM_POSITIONS: Final = _read("redeem_positions.sql")

@@ -19,6 +19,7 @@ from typing import NoReturn
 import asyncpg
 
 import sql
+from cache.keys import trades_scope
 from cache.store import CacheStore
 from errors import BadUserInput, NotFound
 from sql.database import Database
@@ -60,6 +61,7 @@ async def record_trade(
         if row["id"] is None:
             await _sell_refused(tx, row["trader_id"], market_id, spelled, shares)
         changed.update(user_scopes(row["trader_id"], row["id"], closed=row["status"] == "CLOSED"))
+        changed.add(trades_scope(row["trader_id"]))
     return row
 
 
