@@ -9,6 +9,7 @@ read a kind through cache/read_through.py; nothing here knows about GraphQL.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -43,6 +44,19 @@ class Kind(Generic[K]):
     # None for data no write changes (TTL only).
     family: Family | None = None
     scope_of: Callable[[K], str] = str
+
+    @functools.cached_property
+    def entry_name(self) -> str:
+        """The kind's part of its entries' Redis names: its name and its statement's digest.
+
+        An entry holds the columns its statement answered, so a release whose statement answers
+        other columns (a market gaining `winning_outcome`) reads and writes entries of its own
+        while the previous release still runs beside it (a rolling deploy), instead of building
+        its types from rows that lack a column. The scopes' versions are not named this way:
+        a write retires both releases' entries.
+        """
+        digest = hashlib.sha256(self.statement.encode()).hexdigest()[:8]
+        return f"{self.name}.{digest}"
 
     def reader(self, database: Database) -> Callable[[list[K]], Awaitable[dict[K, Any]]]:
         """One statement for a batch of keys: each key's row (or rows); absent keys left out."""

@@ -213,11 +213,11 @@ class CacheSession:
     def _item(self, kind: Kind[K], key: K) -> _Item[K]:
         # A key's Redis names never change: made once per process (6% of a 100-market batch).
         known = self.store.names
-        found = known.get((kind.name, key))
+        found = known.get((kind.entry_name, key))
         if found is None:
             if len(known) >= NAMES_KEPT:
                 known.clear()
-            found = known[(kind.name, key)] = self._names(kind, key)
+            found = known[(kind.entry_name, key)] = self._names(kind, key)
         return _Item(key, *found)
 
     def _names(self, kind: Kind[K], key: K) -> tuple[str, str | None, str]:
@@ -230,7 +230,7 @@ class CacheSession:
             version: str | None = names.version(scope)
         else:
             tag, version = names.tag(kind.name, entry_name), None
-        return tag, version, names.entry(tag, kind.name, entry_name)
+        return tag, version, names.entry(tag, kind.entry_name, entry_name)
 
     async def _read(
         self, items: list[_Item[K]], entries: bool = True

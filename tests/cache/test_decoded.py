@@ -154,7 +154,8 @@ async def test_reads_and_writes_leave_every_kept_value_as_its_bytes_decode(
     settings: Settings, seeded: str, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
 ) -> None:
     kept = await kept_after_reads_and_writes(settings, db, new_telegram_id())
-    kinds = {name.split("}:")[1].split(":")[0] for name, _, _ in kept}
+    # An entry is named <prefix>:{tag}:<kind>.<digest of its statement>:<key>.
+    kinds = {name.split("}:")[1].split(":")[0].split(".")[0] for name, _, _ in kept}
     assert kinds == {
         "market",
         "user",
