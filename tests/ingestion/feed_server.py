@@ -146,3 +146,47 @@ def both(yes_token: str, no_token: str, yes: Decimal, spread: Decimal) -> dict[s
         (yes_token, str(yes), str(yes - spread), str(yes + spread)),
         (no_token, str(no), str(no - spread), str(no + spread)),
     )
+
+
+def best_bid_ask(token: str, best_bid: str, best_ask: str) -> dict[str, Any]:
+    """A custom-feature event: the token's best prices moved (its price is the midpoint)."""
+    return {
+        "event_type": "best_bid_ask",
+        "market": "0x" + "ab" * 32,
+        "asset_id": token,
+        "best_bid": best_bid,
+        "best_ask": best_ask,
+        "spread": str(Decimal(best_ask or 0) - Decimal(best_bid or 0)),
+        "timestamp": str(int(time.time() * 1000)),
+    }
+
+
+def market_resolved(
+    condition_id: str, tokens: list[str], winner: str, outcome: str | None = None
+) -> dict[str, Any]:
+    """A custom-feature event: the market settled on the token `winner`."""
+    event: dict[str, Any] = {
+        "event_type": "market_resolved",
+        "id": "123456",
+        "market": condition_id,
+        "assets_ids": tokens,
+        "winning_asset_id": winner,
+        "timestamp": str(int(time.time() * 1000)),
+    }
+    if outcome is not None:
+        event["winning_outcome"] = outcome
+    return event
+
+
+def new_market(condition_id: str, tokens: list[str]) -> dict[str, Any]:
+    """A custom-feature event announcing a market: no price, ignored by the worker."""
+    return {
+        "event_type": "new_market",
+        "id": "654321",
+        "question": "Will it rain?",
+        "market": condition_id,
+        "slug": "will-it-rain",
+        "assets_ids": tokens,
+        "outcomes": ["Yes", "No"],
+        "timestamp": str(int(time.time() * 1000)),
+    }
