@@ -2,7 +2,8 @@
 
 Three loops share one event loop and one lock:
 
-- the feed (connection.py): every frame is parsed (feed.py) and offered to the coalescer;
+- the feed (shards.py): one connection per shard of at most INGEST_TOKENS_PER_CONNECTION tokens
+  (connection.py); every frame is parsed (feed.py) and offered to the coalescer;
 - the flush, every INGEST_FLUSH_INTERVAL on a fixed schedule (a steady stream of ticks cannot
   postpone it, unlike the old debounce): the coalesced prices, written by flush.py;
 - the refresh, every INGEST_REFRESH_INTERVAL: which markets to follow (subscriptions.py), and
@@ -27,10 +28,10 @@ from cache.store import CacheStore
 from cache.store import connect as connect_cache
 from errors import Unavailable
 from ingestion.coalescer import Coalescer
-from ingestion.connection import FeedConnection
 from ingestion.feed import parse_frame
 from ingestion.flush import Flusher
-from ingestion.subscriptions import Subscriptions, tracked_markets
+from ingestion.shards import Shards
+from ingestion.subscriptions import tracked_markets
 from settings import Settings
 from sql.database import Database, create_pool
 from telemetry.metrics import INGEST_MALFORMED
@@ -46,13 +47,12 @@ MIN_FLUSH_TIMEOUT = 5.0
 
 
 class Worker:
-    """One process's feed connection, coalescer, flusher and subscriptions, wired together."""
+    """One process's feed connections, coalescer, flusher and subscriptions, wired together."""
 
     def __init__(self, settings: Settings, database: Database, cache: CacheStore) -> None:
         self.settings = settings
         self.database = database
         self.coalescer = Coalescer()
-        self.subscriptions = Subscriptions()
         self.flusher = Flusher(
             database,
             cache,
@@ -60,10 +60,10 @@ class Worker:
             self.coalescer,
             timeout=max(MIN_FLUSH_TIMEOUT, 5 * settings.ingest_flush_interval),
         )
-        self.connection = FeedConnection(
+        self.shards = Shards(
             settings.feed_url,
-            self.subscriptions,
             self.on_frame,
+            limit=settings.ingest_tokens_per_connection,
             ping_interval=settings.ingest_ping_interval,
         )
         self._lock = asyncio.Lock()
@@ -87,7 +87,7 @@ class Worker:
         async with self._lock:
             markets = await tracked_markets(self.database, self.settings.ingest_top_markets)
             self.coalescer.track(markets)
-            self.subscriptions.replace(self.coalescer.tokens)
+            self.shards.replace(self.coalescer.markets)
 
     async def flush(self) -> None:
         async with self._lock:
@@ -108,7 +108,7 @@ class Worker:
         so the process exits with an error (and is restarted) rather than limping on.
         """
         closing = asyncio.Event()
-        feed = asyncio.create_task(self.connection.run(), name="feed")
+        feed = asyncio.create_task(self.shards.run(), name="feed")
         refresher = asyncio.create_task(self._refresh_loop(), name="refresh")
         flusher = asyncio.create_task(self._flush_loop(closing), name="flush")
         stopping = asyncio.create_task(stop.wait(), name="stop")
@@ -183,10 +183,11 @@ async def run_ingest(settings: Settings, database_url: str, redis_url: str) -> N
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     log.info(
-        "ingesting %s: flush every %.2fs, top %d markets",
+        "ingesting %s: flush every %.2fs, top %d markets, %d tokens per connection",
         settings.feed_url,
         settings.ingest_flush_interval,
         settings.ingest_top_markets,
+        settings.ingest_tokens_per_connection,
     )
     try:
         await Worker(settings, Database(pool, settings.pool_acquire_timeout), cache).run(stop)
