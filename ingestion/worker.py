@@ -90,7 +90,7 @@ class Worker:
         if parsed.resolutions:
             for resolved in parsed.resolutions:
                 self.resolutions.add(resolved)
-            self._close_resolved()
+            self._follow()
         if parsed.malformed:
             INGEST_MALFORMED.inc(parsed.malformed)
             self._log_malformed(parsed.malformed, parsed.problem, frame)
@@ -100,10 +100,11 @@ class Worker:
         async with self._lock:
             markets = await tracked_markets(self.database, self.settings.ingest_top_markets)
             self.coalescer.track(markets)
-            self._close_resolved()
+            self._follow()
 
-    def _close_resolved(self) -> None:
-        """Follow no market with a resolution pending: what it ticks now is moot."""
+    def _follow(self) -> None:
+        """Subscribe the shards to the markets the coalescer follows, less those with a
+        resolution pending (what they tick now is moot)."""
         markets = {self.coalescer.market_of(token) for token in self.resolutions.tokens}
         self.coalescer.close(m for m in markets if m is not None)
         self.shards.replace(self.coalescer.markets)
