@@ -16,7 +16,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.conftest import GraphQLClient
+from settings import Settings
+from tests.conftest import GraphQLClient, serving, unique_prefix
 from tests.factories import insert_market
 from tests.writes.conftest import DOCUMENTS, OwnMarket, User, code, refused, run, same
 from tests.writes.settling import buy, resolution, resolve, sell
@@ -214,3 +215,32 @@ async def test_resolve_and_redeem_refuse_as_the_contract_says(
     )
     assert code(error) == "BAD_USER_INPUT"
     assert "has not resolved" in error["message"]
+
+
+async def test_resolutions_are_the_workers_and_redemptions_the_bots(
+    settings: Settings, seeded: str, db: asyncpg.Connection, market: NewMarket
+) -> None:
+    keys = (("bot", "b" * 32), ("ingest", "i" * 32), ("admin", "a" * 32))
+    open_market = await market()
+    resolve_variables = {"resolutions": [resolution(open_market.id, "Yes")]}
+    redeem_variables = {"telegramId": "1", "positionIds": ["1"]}
+    async with serving(settings.replace(cache_prefix=unique_prefix(), api_keys=keys)) as http:
+
+        async def send(operation: str, variables: dict[str, Any], key: str) -> list[str]:
+            body = {"query": DOCUMENTS, "variables": variables, "operationName": operation}
+            response = await http.post(
+                "/graphql", json=body, headers={"Authorization": f"Bearer {key}"}
+            )
+            return [e["extensions"]["code"] for e in response.json().get("errors") or []]
+
+        bot, ingest, admin = (key for _, key in keys)
+        assert await send("ResolveMarkets", resolve_variables, bot) == ["FORBIDDEN"]
+        assert (
+            await db.fetchval("SELECT resolved FROM market WHERE id = $1", open_market.id) is False
+        )
+        assert await send("RedeemPositions", redeem_variables, ingest) == ["FORBIDDEN"]
+        # Allowed: the unknown user is the mutation's own answer, not the role check's.
+        assert await send("RedeemPositions", redeem_variables, bot) == ["NOT_FOUND"]
+        assert await send("ResolveMarkets", resolve_variables, ingest) == []
+        assert await send("ResolveMarkets", resolve_variables, admin) == []  # again: no change
+    assert await db.fetchval(resolved, open_market.id) is True
