@@ -23,6 +23,7 @@ from tests.writes.conftest import DOCUMENTS, OwnMarket, User, code, refused, run
 from tests.writes.settling import buy, resolution, resolve, sell
 
 NewMarket = Callable[..., Awaitable[OwnMarket]]
+RESOLVED = "SELECT resolved FROM market WHERE id = $1"
 
 
 @pytest.fixture
@@ -243,4 +244,4 @@ async def test_resolutions_are_the_workers_and_redemptions_the_bots(
         assert await send("RedeemPositions", redeem_variables, bot) == ["NOT_FOUND"]
         assert await send("ResolveMarkets", resolve_variables, ingest) == []
         assert await send("ResolveMarkets", resolve_variables, admin) == []  # again: no change
-    assert await db.fetchval(resolved, open_market.id) is True
+    assert await db.fetchval(RESOLVED, open_market.id) is True
