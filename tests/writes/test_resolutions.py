@@ -11,9 +11,13 @@ from decimal import Decimal
 
 import asyncpg
 
+from cache.store import connect
+from settings import Settings
+from sql.database import Database
 from tests.conftest import GraphQLClient
 from tests.writes.conftest import NewMarket, NewUser, code, refused, run, same, snapshot
 from tests.writes.settling import buy, resolution, resolve, set_levels
+from writes.resolutions import Resolution, resolve_markets
 
 MARKETS = "SELECT * FROM market WHERE id = ANY($1::text[]) ORDER BY id"
 POSITION = "SELECT * FROM position WHERE id = $1"
@@ -240,3 +244,34 @@ async def test_snapshot_checks_still_cover_a_resolved_markets_tokens(
 
     assert code(error) == "BAD_USER_INPUT"
     assert await snapshot(db, POSITION, position_id) == before
+
+
+async def test_the_workers_call_resolves_as_the_mutation_does_and_readers_see_it(
+    gql: GraphQLClient,
+    db: asyncpg.Connection,
+    settings: Settings,
+    new_user: NewUser,
+    own_market: NewMarket,
+) -> None:
+    # The ingestion worker calls writes.resolutions.resolve_markets with its own pool and
+    # store (on the app's prefix), not through GraphQL.
+    user, market = await new_user(), await own_market()
+    await buy(gql, user, market, "Yes", "3", "0.5")
+    before = await run(gql, "Claimable", telegramId=user.telegram_id)  # cached, answer kept
+    assert before.data["user"]["claimable"]["positions"] == []
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    store = connect(settings, settings.redis_url or "")
+    try:
+        result = await resolve_markets(
+            Database(pool),
+            store,
+            [Resolution(market.id, "YES"), Resolution("no-such-market", "Yes")],
+        )
+    finally:
+        await store.close()
+        await pool.close()
+
+    assert result.resolved == 1
+    assert [r.market_id for r in result.rejected] == ["no-such-market"]
+    after = await run(gql, "Claimable", telegramId=user.telegram_id)
+    assert same(after.data["user"]["claimable"]["payout"], Decimal(3))
