@@ -6,14 +6,33 @@ positions alone. Only markets of the tests' own are resolved, so no other test s
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
+import pytest
 
+import sql
+from cache.store import connect
+from settings import Settings
+from sql.database import Database
 from tests.conftest import GraphQLClient
-from tests.writes.conftest import NewMarket, NewUser, code, refused, run, same, snapshot
+from tests.writes.conftest import (
+    DOCUMENTS,
+    NewMarket,
+    NewUser,
+    OwnMarket,
+    User,
+    code,
+    refused,
+    run,
+    same,
+    snapshot,
+)
 from tests.writes.settling import buy, resolution, resolve, set_levels
+from writes.resolutions import Resolution, resolve_markets
 
 MARKETS = "SELECT * FROM market WHERE id = ANY($1::text[]) ORDER BY id"
 POSITION = "SELECT * FROM position WHERE id = $1"
@@ -240,3 +259,112 @@ async def test_snapshot_checks_still_cover_a_resolved_markets_tokens(
 
     assert code(error) == "BAD_USER_INPUT"
     assert await snapshot(db, POSITION, position_id) == before
+
+
+async def test_the_workers_call_resolves_as_the_mutation_does_and_readers_see_it(
+    gql: GraphQLClient,
+    db: asyncpg.Connection,
+    settings: Settings,
+    new_user: NewUser,
+    own_market: NewMarket,
+) -> None:
+    # The ingestion worker calls writes.resolutions.resolve_markets with its own pool and
+    # store (on the app's prefix), not through GraphQL.
+    user, market = await new_user(), await own_market()
+    await buy(gql, user, market, "Yes", "3", "0.5")
+    before = await run(gql, "Claimable", telegramId=user.telegram_id)  # cached, answer kept
+    assert before.data["user"]["claimable"]["positions"] == []
+    pool = await asyncpg.create_pool(settings.database_url, min_size=1, max_size=2)
+    store = connect(settings, settings.redis_url or "")
+    try:
+        result = await resolve_markets(
+            Database(pool),
+            store,
+            [Resolution(market.id, "YES"), Resolution("no-such-market", "Yes")],
+        )
+    finally:
+        await store.close()
+        await pool.close()
+
+    assert result.resolved == 1
+    assert [r.market_id for r in result.rejected] == ["no-such-market"]
+    after = await run(gql, "Claimable", telegramId=user.telegram_id)
+    assert same(after.data["user"]["claimable"]["payout"], Decimal(3))
+
+
+async def trade_while_a_resolution_holds_the_market(
+    gql: GraphQLClient, database_url: str, user: User, market: OwnMarket
+) -> tuple[dict[str, Any], bool]:
+    """A resolution of the market, written and not yet committed on a connection of its own,
+    while the bot buys on it; then it commits. (The trade's answer, and whether the trade
+    answered before the resolution committed.)"""
+    resolver = await asyncpg.connect(database_url)
+    try:
+        async with resolver.transaction():
+            await resolver.execute(sql.MARKETS_FOR_RESOLUTION, [market.id])
+            await resolver.fetch(sql.RESOLVE_MARKETS, [market.id], ["No"])
+            trading = asyncio.create_task(
+                gql(
+                    DOCUMENTS,
+                    {
+                        "input": {
+                            "telegramId": user.telegram_id,
+                            "marketId": market.id,
+                            "outcome": "Yes",
+                            "side": "BUY",
+                            "shares": "1",
+                            "price": "0.5",
+                        }
+                    },
+                    "RecordTrade",
+                )
+            )
+            await asyncio.wait({trading}, timeout=0.5)
+            answered_first = trading.done()
+        answer = await trading
+    finally:
+        await resolver.close()
+    return {"data": answer.data, "codes": answer.codes}, answered_first
+
+
+async def test_a_trade_racing_a_resolution_waits_for_it_and_is_refused(
+    gql: GraphQLClient,
+    db: asyncpg.Connection,
+    database_url: str,
+    new_user: NewUser,
+    own_market: NewMarket,
+) -> None:
+    user, market = await new_user(), await own_market()
+    answer, answered_first = await trade_while_a_resolution_holds_the_market(
+        gql, database_url, user, market
+    )
+    assert not answered_first  # it waited for the market's lock
+    assert answer["codes"] == ["BAD_USER_INPUT"]
+    assert await db.fetch("SELECT * FROM position WHERE market_id = $1", market.id) == []
+    assert await db.fetch("SELECT * FROM trade WHERE market_id = $1", market.id) == []
+
+
+async def test_control_a_trade_reading_the_market_unlocked_lands_in_a_resolved_market(
+    gql: GraphQLClient,
+    db: asyncpg.Connection,
+    database_url: str,
+    new_user: NewUser,
+    own_market: NewMarket,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unlocked = sql.BUY_POSITION.replace(" FOR SHARE)", ")")
+    assert unlocked != sql.BUY_POSITION
+    monkeypatch.setattr(sql, "BUY_POSITION", unlocked)
+    user, market = await new_user(), await own_market()
+    answer, answered_first = await trade_while_a_resolution_holds_the_market(
+        gql, database_url, user, market
+    )
+    assert answered_first
+    assert answer["codes"] == []
+    assert await db.fetchval("SELECT resolved FROM market WHERE id = $1", market.id) is True
+    assert (
+        await db.fetchval(
+            "SELECT count(*) FROM position WHERE market_id = $1 AND status = 'ACTIVE'", market.id
+        )
+        == 1
+    )
