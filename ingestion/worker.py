@@ -17,6 +17,7 @@ a refresh either sees a resolution committed or re-applies it while it is pendin
 A `market_resolved` event closes its market at once (its pending ticks dropped, its later ones
 untracked, its tokens unsubscribed), so the resolution written by the next flush is never
 followed by a price of that market.
+
 Stopping (SIGTERM, SIGINT) closes the feed first, then flushes what is pending.
 """
 

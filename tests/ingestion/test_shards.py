@@ -198,6 +198,9 @@ async def test_more_than_two_thousand_tokens_all_tick_through_the_shards(
         assert len(feed.open()) in (-(-len(tokens) // LIMIT), -(-len(tokens) // LIMIT) + 1)
         assert all(len(feed.subscribed(i)) <= LIMIT for i in feed.open())
         assert len(worker.shards.connections) == len(feed.open())
+        assert sample("polycool_ingest_shards") == len(feed.open())
+        assert sample("polycool_ingest_connections_open") == len(feed.open())
+        assert sample("polycool_ingest_subscribed_tokens") == len(tokens)
         expected = await tick_every_token(feed, ingest_db, wanted, seed=21)
 
         async def all_written() -> bool:
