@@ -86,6 +86,9 @@ class Settings:
     ingest_refresh_interval: float = 5.0
     # Port of the worker's own /metrics (Prometheus); 0: not served.
     ingest_metrics_port: int = 0
+    # Most tokens one feed connection subscribes to: Polymarket's market channel silently stops
+    # delivering events past about 500 per connection, so the set is sharded over connections.
+    ingest_tokens_per_connection: int = 500
     # Redis stream of triggered TP/SL levels for the trading service (None: "<prefix>:triggers").
     trigger_stream: str | None = None
     # Seconds after which a triggered level its writer could not relay is relayed by the worker.
@@ -177,6 +180,9 @@ class Settings:
                 env, "INGEST_REFRESH_INTERVAL", cls.ingest_refresh_interval
             ),
             ingest_metrics_port=_int(env, "INGEST_METRICS_PORT", cls.ingest_metrics_port),
+            ingest_tokens_per_connection=_int(
+                env, "INGEST_TOKENS_PER_CONNECTION", cls.ingest_tokens_per_connection
+            ),
             trigger_stream=env.get("TRIGGER_STREAM") or None,
             trigger_retry_after=_seconds(env, "TRIGGER_RETRY_AFTER", cls.trigger_retry_after),
         )
@@ -217,6 +223,12 @@ class Settings:
             raise SettingsError(
                 f"Config 'INGEST_TOP_MARKETS' has value {self.ingest_top_markets!r}. "
                 "Expected 0 or more."
+            )
+        if self.ingest_tokens_per_connection < 1:
+            raise SettingsError(
+                "Config 'INGEST_TOKENS_PER_CONNECTION' has value "
+                f"{self.ingest_tokens_per_connection!r}. Expected a whole number of at least 1 "
+                "(Polymarket delivers events for about 500 tokens per connection)."
             )
         if not 0 <= self.ingest_metrics_port <= 65535:
             raise SettingsError(

@@ -204,7 +204,13 @@ async def measure(
 ) -> None:
     feed = await ReplayServer().start()
     metrics_port = free_port()
-    env = environment | {"FEED_URL": feed.url, "INGEST_METRICS_PORT": str(metrics_port)}
+    env = environment | {
+        "FEED_URL": feed.url,
+        "INGEST_METRICS_PORT": str(metrics_port),
+        # The replay server serves one connection with no per-connection limit, and the old
+        # design has no shards: both writers on one connection compare the designs, as before.
+        "INGEST_TOKENS_PER_CONNECTION": "1000000",
+    }
     async with (
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{metrics_port}") as client,
         running(design.command, env, cores) as writer,

@@ -80,6 +80,30 @@ class Coalescer:
         self._slots, self._outcomes, self._known = slots, outcomes, known
         self._pending = {t: p for t, p in self._pending.items() if t in slots}
 
+    def close(self, market_ids: Iterable[str]) -> None:
+        """Stop following these markets now (they resolved): their pending prices go, and their
+        later ticks are dropped as untracked until a refresh says otherwise."""
+        closed = set(market_ids) & self._outcomes.keys()
+        if not closed:
+            return
+        self._slots = {t: slot for t, slot in self._slots.items() if slot[0] not in closed}
+        for market in closed:
+            del self._outcomes[market]
+            self._known.pop(market, None)
+        self._pending = {t: p for t, p in self._pending.items() if t in self._slots}
+
+    def market_of(self, token: str) -> str | None:
+        slot = self._slots.get(token)
+        return None if slot is None else slot[0]
+
+    @property
+    def markets(self) -> dict[str, list[str]]:
+        """Market id -> its token ids in outcome order, for every market followed."""
+        markets: dict[str, list[str]] = {m: [""] * n for m, n in self._outcomes.items()}
+        for token, (market, index) in self._slots.items():
+            markets[market][index] = token
+        return markets
+
     @property
     def tokens(self) -> frozenset[str]:
         return frozenset(self._slots)

@@ -1,10 +1,12 @@
-"""The feed connection: subscribe, keep alive, hand every frame over, reconnect when it breaks.
+"""One feed connection: subscribe, keep alive, hand every frame over, reconnect when it breaks.
 
-Each connection starts by subscribing to the whole token set
-(`{"assets_ids": [...], "type": "market"}`); while it lasts, changes to the set go as
-`{"assets_ids": [...], "operation": "subscribe" | "unsubscribe"}`, Polymarket's messages for
-an open connection. Keepalive is twofold: WebSocket ping frames every INGEST_PING_INTERVAL,
-whose unanswered pong closes the connection (so a silent, half-dead link is noticed), and the
+The worker keeps one per shard of its token set (shards.py). Each connection starts by
+subscribing to its whole token set (`{"assets_ids": [...], "type": "market",
+"custom_feature_enabled": true}`: the custom features add `best_bid_ask` and `market_resolved`);
+while it lasts, changes to the set go as `{"assets_ids": [...], "operation": "subscribe" |
+"unsubscribe", "custom_feature_enabled": true}`, Polymarket's messages for an open connection.
+Keepalive is twofold: WebSocket ping frames every INGEST_PING_INTERVAL, whose unanswered pong
+closes the connection (so a silent, half-dead link is noticed), and the
 text "PING" Polymarket's market channel asks of its clients (its "PONG" is dropped here).
 
 A broken, refused or closed connection is retried after an exponential backoff with jitter
@@ -28,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from ingestion.subscriptions import Subscriptions
-from telemetry.metrics import INGEST_RECONNECTS
+from telemetry.metrics import INGEST_CONNECTIONS_OPEN, INGEST_RECONNECTS
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,9 @@ class FeedConnection:
         ping_interval: float,
         first_delay: float = 0.5,
         max_delay: float = 30.0,
+        name: str = "feed",
     ) -> None:
+        self.name = name
         self.url = url
         self.subscriptions = subscriptions
         self.on_frame = on_frame
@@ -75,21 +79,29 @@ class FeedConnection:
                     max_size=MAX_FRAME_BYTES,
                 ) as websocket:
                     self.connections += 1
-                    delivered = await self._session(websocket)
-                log.warning("the feed closed the connection")
+                    INGEST_CONNECTIONS_OPEN.inc()
+                    try:
+                        delivered = await self._session(websocket)
+                    finally:
+                        INGEST_CONNECTIONS_OPEN.dec()
+                log.warning("%s: the feed closed the connection", self.name)
             except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as error:
-                log.warning("feed connection failed: %s: %s", type(error).__name__, error)
+                log.warning(
+                    "%s: feed connection failed: %s: %s", self.name, type(error).__name__, error
+                )
             INGEST_RECONNECTS.inc()
             failures = 0 if delivered else failures + 1
             delay = self._delay(failures)
-            log.info("reconnecting to the feed in %.2fs", delay)
+            log.info("%s: reconnecting to the feed in %.2fs", self.name, delay)
             await asyncio.sleep(delay)
 
     async def _session(self, websocket: ClientConnection) -> bool:
         """One connection's life; True if it delivered any frame."""
         tokens = self.subscriptions.whole()
-        await websocket.send(_json({"assets_ids": tokens, "type": "market"}))
-        log.info("subscribed to %d tokens on %s", len(tokens), self.url)
+        await websocket.send(
+            _json({"assets_ids": tokens, "type": "market", "custom_feature_enabled": True})
+        )
+        log.info("%s: subscribed to %d tokens on %s", self.name, len(tokens), self.url)
         helpers = [
             asyncio.create_task(self._keepalive(websocket)),
             asyncio.create_task(self._follow(websocket)),
@@ -118,14 +130,20 @@ class FeedConnection:
         while True:
             added, removed = await self.subscriptions.changes()
             if added:
-                await websocket.send(_json({"assets_ids": added, "operation": "subscribe"}))
+                await websocket.send(_json(_operation("subscribe", added)))
             if removed:
-                await websocket.send(_json({"assets_ids": removed, "operation": "unsubscribe"}))
-            log.info("subscriptions: %d added, %d removed", len(added), len(removed))
+                await websocket.send(_json(_operation("unsubscribe", removed)))
+            log.info("%s: %d tokens added, %d removed", self.name, len(added), len(removed))
 
     def _delay(self, failures: int) -> float:
         ceiling = min(self.max_delay, self.first_delay * 2.0 ** min(failures, 20))
         return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _operation(operation: str, tokens: list[str]) -> dict[str, object]:
+    # The flag again: Polymarket's docs list it on these messages too, so tokens added to an
+    # open connection get best_bid_ask and market_resolved like the first ones.
+    return {"assets_ids": tokens, "operation": operation, "custom_feature_enabled": True}
 
 
 def _json(message: object) -> str:

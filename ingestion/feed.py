@@ -1,9 +1,12 @@
-"""Polymarket's market feed, frame by frame: text in, (token id, price) ticks out.
+"""Polymarket's market feed, frame by frame: text in, (token id, price) ticks and resolutions out.
 
 A frame holds one event or a JSON array of them (Polymarket's market channel, described in
 docs/ingestion.md). `price_change` gives one tick per entry (the midpoint of best bid and best
 ask when both are there, else `price`), `book` the midpoint of its best levels (none when a side
-is empty), `last_trade_price` its price; other kinds carry no price and are ignored. One bad
+is empty), `best_bid_ask` (a custom feature) the midpoint of its best bid and ask (none when one
+is missing or empty, as a book's empty side), `last_trade_price` its price. `market_resolved`
+(a custom feature) gives a resolution: the market's condition id and the winning token.
+Other kinds (`new_market`, `tick_size_change`, ...) carry no price and are ignored. One bad
 event spoils only itself: the frame's other events still count, and the caller counts and logs
 the bad ones, so garbage on the wire is never fatal.
 
@@ -31,11 +34,22 @@ class Tick(NamedTuple):
     price: Decimal
 
 
+class Resolved(NamedTuple):
+    """A `market_resolved` event: the market (its condition id) settled on this token."""
+
+    condition_id: str
+    winning_asset_id: str
+    # The outcome's name as the feed spells it; the token decides (ingestion/resolutions.py).
+    winning_outcome: str | None
+    asset_ids: tuple[str, ...]
+
+
 @dataclass
 class Parsed:
-    """What one frame held: its ticks, and how many of its events could not be read."""
+    """What one frame held: its ticks and resolutions, and how many events could not be read."""
 
     ticks: list[Tick] = field(default_factory=list)
+    resolutions: list[Resolved] = field(default_factory=list)
     malformed: int = 0
     # The first problem met, for the log line.
     problem: str | None = None
@@ -61,13 +75,14 @@ def parse_frame(frame: str | bytes) -> Parsed:
     events = document if isinstance(document, list) else [document]
     for event in events:
         try:
-            _read_event(event, parsed.ticks)
+            _read_event(event, parsed)
         except _Malformed as error:
             parsed.bad(str(error))
     return parsed
 
 
-def _read_event(event: Any, ticks: list[Tick]) -> None:
+def _read_event(event: Any, parsed: Parsed) -> None:
+    ticks = parsed.ticks
     if not isinstance(event, dict):
         raise _Malformed("an event that is not an object")
     kind = event.get("event_type")
@@ -89,9 +104,34 @@ def _read_event(event: Any, ticks: list[Tick]) -> None:
             ticks.append(Tick(token, _midpoint(max(bid_prices), min(ask_prices))))
     elif kind == "last_trade_price":
         ticks.append(Tick(_token(event), _price(event.get("price"))))
+    elif kind == "best_bid_ask":
+        token = _token(event)
+        best_bid, best_ask = event.get("best_bid"), event.get("best_ask")
+        if best_bid and best_ask:
+            ticks.append(Tick(token, _midpoint(_price(best_bid), _price(best_ask))))
+        elif any(side is not None and not isinstance(side, str) for side in (best_bid, best_ask)):
+            raise _Malformed("best_bid_ask with a bid or ask that is not a decimal string")
+    elif kind == "market_resolved":
+        parsed.resolutions.append(_resolved(event))
     elif not isinstance(kind, str):
         raise _Malformed("an event without an event_type")
-    # Any other kind (tick_size_change, ...) carries no price.
+    # Any other kind (new_market, tick_size_change, ...) carries no price.
+
+
+def _resolved(event: dict[str, Any]) -> Resolved:
+    condition_id = event.get("market")
+    if not isinstance(condition_id, str) or not condition_id:
+        raise _Malformed("market_resolved without a market")
+    winner = event.get("winning_asset_id")
+    if not isinstance(winner, str) or not winner:
+        raise _Malformed("market_resolved without a winning_asset_id")
+    outcome = event.get("winning_outcome")
+    assets = event.get("assets_ids", [])
+    if not isinstance(assets, list) or not all(isinstance(a, str) for a in assets):
+        raise _Malformed("market_resolved whose assets_ids is not a list of token ids")
+    return Resolved(
+        condition_id, winner, outcome if isinstance(outcome, str) else None, tuple(assets)
+    )
 
 
 def _price_change(change: Any) -> Tick:

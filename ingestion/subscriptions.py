@@ -7,9 +7,10 @@ bounded load, needs no trigger on `position`, and cannot miss a change while dis
 rows also give each token's market and outcome (the coalescer's map), so a flush never reads a
 market.
 
-`Subscriptions` holds the token set and what changed since the connection last heard of it: an
-open connection sends the difference as subscribe / unsubscribe messages, a new one subscribes
-to the whole set (which supersedes any difference not yet sent).
+`Subscriptions` holds one connection's token set (one shard's, shards.py) and what changed since
+the connection last heard of it: an open connection sends the difference as subscribe /
+unsubscribe messages, a new one subscribes to the whole set (which supersedes any difference not
+yet sent).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from collections.abc import Iterable
 import sql
 from ingestion.coalescer import TrackedMarket
 from sql.database import Database
-from telemetry.metrics import INGEST_SUBSCRIBED_TOKENS
 
 
 async def tracked_markets(database: Database, top: int) -> list[TrackedMarket]:
@@ -48,7 +48,6 @@ class Subscriptions:
         new = frozenset(tokens)
         added, removed = new - self.tokens, self.tokens - new
         self.tokens = new
-        INGEST_SUBSCRIBED_TOKENS.set(len(new))
         if new:
             self._ready.set()
         else:

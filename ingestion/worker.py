@@ -2,14 +2,22 @@
 
 Three loops share one event loop and one lock:
 
-- the feed (connection.py): every frame is parsed (feed.py) and offered to the coalescer;
+- the feed (shards.py): one connection per shard of at most INGEST_TOKENS_PER_CONNECTION tokens
+  (connection.py); every frame is parsed (feed.py) and offered to the coalescer;
 - the flush, every INGEST_FLUSH_INTERVAL on a fixed schedule (a steady stream of ticks cannot
-  postpone it, unlike the old debounce): the coalesced prices, written by flush.py;
+  postpone it, unlike the old debounce): first the markets the feed said resolved
+  (resolutions.py), then the coalesced prices, written by flush.py;
 - the refresh, every INGEST_REFRESH_INTERVAL: which markets to follow (subscriptions.py), and
   the outbox sweep for triggers whose relay failed.
 
 The lock keeps a refresh from landing in the middle of a flush, so the markets' last known
-prices (used by markets of more than two outcomes) are never older than what a flush wrote.
+prices (used by markets of more than two outcomes) are never older than what a flush wrote, and
+a refresh either sees a resolution committed or re-applies it while it is pending.
+
+A `market_resolved` event closes its market at once (its pending ticks dropped, its later ones
+untracked, its tokens unsubscribed), so the resolution written by the next flush is never
+followed by a price of that market.
+
 Stopping (SIGTERM, SIGINT) closes the feed first, then flushes what is pending.
 """
 
@@ -27,10 +35,11 @@ from cache.store import CacheStore
 from cache.store import connect as connect_cache
 from errors import Unavailable
 from ingestion.coalescer import Coalescer
-from ingestion.connection import FeedConnection
 from ingestion.feed import parse_frame
 from ingestion.flush import Flusher
-from ingestion.subscriptions import Subscriptions, tracked_markets
+from ingestion.resolutions import Resolutions
+from ingestion.shards import Shards
+from ingestion.subscriptions import tracked_markets
 from settings import Settings
 from sql.database import Database, create_pool
 from telemetry.metrics import INGEST_MALFORMED
@@ -46,24 +55,25 @@ MIN_FLUSH_TIMEOUT = 5.0
 
 
 class Worker:
-    """One process's feed connection, coalescer, flusher and subscriptions, wired together."""
+    """One process's feed connections, coalescer, flusher and subscriptions, wired together."""
 
     def __init__(self, settings: Settings, database: Database, cache: CacheStore) -> None:
         self.settings = settings
         self.database = database
         self.coalescer = Coalescer()
-        self.subscriptions = Subscriptions()
+        timeout = max(MIN_FLUSH_TIMEOUT, 5 * settings.ingest_flush_interval)
+        self.resolutions = Resolutions(database, cache, timeout=timeout)
         self.flusher = Flusher(
             database,
             cache,
             TriggerStream(cache, settings.trigger_stream_key),
             self.coalescer,
-            timeout=max(MIN_FLUSH_TIMEOUT, 5 * settings.ingest_flush_interval),
+            timeout=timeout,
         )
-        self.connection = FeedConnection(
+        self.shards = Shards(
             settings.feed_url,
-            self.subscriptions,
             self.on_frame,
+            limit=settings.ingest_tokens_per_connection,
             ping_interval=settings.ingest_ping_interval,
         )
         self._lock = asyncio.Lock()
@@ -78,6 +88,10 @@ class Worker:
             INGEST_MALFORMED.inc()
             return
         self.coalescer.offer(parsed.ticks, received_at)
+        if parsed.resolutions:
+            for resolved in parsed.resolutions:
+                self.resolutions.add(resolved)
+            self._follow()
         if parsed.malformed:
             INGEST_MALFORMED.inc(parsed.malformed)
             self._log_malformed(parsed.malformed, parsed.problem, frame)
@@ -87,11 +101,28 @@ class Worker:
         async with self._lock:
             markets = await tracked_markets(self.database, self.settings.ingest_top_markets)
             self.coalescer.track(markets)
-            self.subscriptions.replace(self.coalescer.tokens)
+            self._follow()
+
+    def _follow(self) -> None:
+        """Subscribe the shards to the markets the coalescer follows, less those with a
+        resolution pending (what they tick now is moot)."""
+        markets = {self.coalescer.market_of(token) for token in self.resolutions.tokens}
+        self.coalescer.close(m for m in markets if m is not None)
+        self.shards.replace(self.coalescer.markets)
 
     async def flush(self) -> None:
         async with self._lock:
+            # Resolutions first: a flush's prices never go ahead of a resolution read before.
+            resolutions = await self.resolutions.write()
             report = await self.flusher.flush()
+        if resolutions.resolved or resolutions.rejected or resolutions.unknown:
+            log.debug(
+                "resolved %d markets from the feed (%d already, %d refused, %d unknown)",
+                resolutions.resolved,
+                resolutions.unchanged,
+                resolutions.rejected,
+                resolutions.unknown,
+            )
         if report.markets or report.refused:
             log.debug(
                 "flushed %d markets (%d refused, %d triggered) in %d statements",
@@ -108,7 +139,7 @@ class Worker:
         so the process exits with an error (and is restarted) rather than limping on.
         """
         closing = asyncio.Event()
-        feed = asyncio.create_task(self.connection.run(), name="feed")
+        feed = asyncio.create_task(self.shards.run(), name="feed")
         refresher = asyncio.create_task(self._refresh_loop(), name="refresh")
         flusher = asyncio.create_task(self._flush_loop(closing), name="flush")
         stopping = asyncio.create_task(stop.wait(), name="stop")
@@ -155,6 +186,8 @@ class Worker:
             await self.flush()  # the last flush's receipts
         if len(self.coalescer):
             log.error("stopped with %d tokens' prices unwritten", len(self.coalescer))
+        if len(self.resolutions):
+            log.error("stopped with %d market resolutions unwritten", len(self.resolutions))
 
     def _log_malformed(self, count: int, problem: str | None, frame: str | bytes) -> None:
         self._malformed_since_log += count
@@ -183,10 +216,11 @@ async def run_ingest(settings: Settings, database_url: str, redis_url: str) -> N
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     log.info(
-        "ingesting %s: flush every %.2fs, top %d markets",
+        "ingesting %s: flush every %.2fs, top %d markets, %d tokens per connection",
         settings.feed_url,
         settings.ingest_flush_interval,
         settings.ingest_top_markets,
+        settings.ingest_tokens_per_connection,
     )
     try:
         await Worker(settings, Database(pool, settings.pool_acquire_timeout), cache).run(stop)

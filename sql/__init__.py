@@ -52,3 +52,6 @@ RESOLVE_MARKETS: Final = _read("resolve_markets.sql")
 TRADES_BY_USER: Final = _read("trades_by_user.sql")
 POSITIONS_FOR_REDEMPTION: Final = _read("positions_for_redemption.sql")
 REDEEM_POSITIONS: Final = _read("redeem_positions.sql")
+
+# The ingestion worker's market_resolved events: their markets by condition id.
+FEED_RESOLUTION_MARKETS: Final = _read("feed_resolution_markets.sql")

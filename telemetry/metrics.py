@@ -151,6 +151,22 @@ INGEST_LAG_SECONDS = Histogram(
     "Per written market: from the arrival of its oldest unwritten tick to the flush's commit",
     buckets=(0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30),
 )
+INGEST_SHARDS = Gauge(
+    "polycool_ingest_shards",
+    "Feed connections the followed tokens are sharded over (INGEST_TOKENS_PER_CONNECTION each)",
+)
+INGEST_CONNECTIONS_OPEN = Gauge(
+    "polycool_ingest_connections_open", "Feed connections open now (at most one per shard)"
+)
+INGEST_SHARD_MOVES = Counter(
+    "polycool_ingest_shard_moves_total",
+    "Tokens subscribed on one shard's connection after leaving another's (compaction)",
+)
+INGEST_RESOLUTIONS = Counter(
+    "polycool_ingest_resolutions_total",
+    "market_resolved events by result: resolved, unchanged (already so), rejected, unknown",
+    ["result"],
+)
 TRIGGERS_RELAYED = Counter(
     "polycool_triggers_relayed_total", "Triggered TP/SL levels published to the Redis stream"
 )

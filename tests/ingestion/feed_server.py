@@ -2,34 +2,56 @@
 
 The server listens on 127.0.0.1 (a free port), records every message a client sends (per
 connection: the subscription, later subscribe / unsubscribe messages), answers the text "PING"
-with "PONG" as Polymarket does, and sends whatever frames a test gives it to the newest
-connection. `drop()` aborts that connection without a closing handshake, as a network failure
-would.
+with "PONG" as Polymarket does, and delivers events two ways:
+
+- `publish(*events)` as the real channel does: each connection gets the events of the tokens it
+  subscribed to, and, like the real one, nothing for the tokens past `limit` (500) on one
+  connection: silently, the excess just never ticks (`withheld` counts what was kept back);
+- `send(*frames)` puts raw frames (garbage included) on the newest connection.
+
+`drop()` aborts a connection without a closing handshake, as a network failure would;
+`refusing` makes new connections fail their handshake (503) until it is cleared.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from http import HTTPStatus
 from typing import Any
 
 import orjson
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+from websockets.protocol import State
+
+# Tokens one connection gets events for (Polymarket's undocumented limit, as observed).
+LIMIT = 500
 
 
 class FeedServer:
-    def __init__(self) -> None:
+    def __init__(self, limit: int = LIMIT) -> None:
+        self.limit = limit
         self._server: Server | None = None
         self.connections: list[ServerConnection] = []
         # Per connection, in order: each JSON message the client sent.
         self.messages: list[list[Any]] = []
+        # Per connection: its tokens in the order subscribed (only the first `limit` tick).
+        self._tokens: list[dict[str, None]] = []
         self.pings = 0
+        self.refusing = False
+        self.refused = 0
+        # Events (price_change: entries) kept back because their token was past the limit.
+        self.withheld = 0
 
     async def start(self) -> FeedServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0, ping_interval=None)
+        self._server = await serve(
+            self._handle, "127.0.0.1", 0, ping_interval=None, process_request=self._admit
+        )
         return self
 
     async def stop(self) -> None:
@@ -45,34 +67,76 @@ class FeedServer:
 
     def subscribed(self, connection: int = -1) -> set[str]:
         """The tokens a connection asked for: its subscription, then its changes."""
-        tokens: set[str] = set()
-        for message in self.messages[connection]:
-            if message.get("type") == "market" or message.get("operation") == "subscribe":
-                tokens |= set(message["assets_ids"])
-            elif message.get("operation") == "unsubscribe":
-                tokens -= set(message["assets_ids"])
-        return tokens
+        return set(self._tokens[connection])
+
+    def subscribed_open(self) -> set[str]:
+        """The tokens of every open connection: what the worker follows through the feed now."""
+        return set().union(*(self._tokens[i] for i in self.open()))
+
+    def open(self) -> list[int]:
+        """The connections still open, by index."""
+        return [i for i, c in enumerate(self.connections) if c.state is State.OPEN]
 
     async def send(self, *frames: str | bytes) -> None:
         """Frames to the newest connection, in order."""
         for frame in frames:
             await self.connections[-1].send(frame)
 
-    def drop(self) -> None:
-        """Abort the newest connection: no close frame, as when the network fails."""
-        self.connections[-1].transport.abort()
+    async def publish(self, *events: dict[str, Any]) -> None:
+        """Each open connection gets, in one frame, the events of the tokens it is served."""
+        for index in self.open():
+            tokens = self._tokens[index]
+            served = set(list(tokens)[: self.limit])
+            kept = [e for e in (self._for(event, tokens, served) for event in events) if e]
+            if kept:
+                with contextlib.suppress(ConnectionClosed):  # dropped meanwhile
+                    await self.connections[index].send(frame(*kept))
+
+    def drop(self, connection: int = -1) -> None:
+        """Abort a connection: no close frame, as when the network fails."""
+        self.connections[connection].transport.abort()
+
+    def _for(
+        self, event: dict[str, Any], tokens: dict[str, None], served: set[str]
+    ) -> dict[str, Any] | None:
+        """The part of an event a connection gets: entries of its served tokens only."""
+        if event.get("event_type") == "price_change":
+            entries = [c for c in event["price_changes"] if c["asset_id"] in tokens]
+            kept = [c for c in entries if c["asset_id"] in served]
+            self.withheld += len(entries) - len(kept)
+            return {**event, "price_changes": kept} if kept else None
+        ids = event["assets_ids"] if "assets_ids" in event else [event["asset_id"]]
+        if any(token in served for token in ids):
+            return event
+        if any(token in tokens for token in ids):
+            self.withheld += 1
+        return None
+
+    def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        if not self.refusing:
+            return None
+        self.refused += 1
+        return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "try again later\n")
 
     async def _handle(self, connection: ServerConnection) -> None:
         self.connections.append(connection)
         record: list[Any] = []
+        tokens: dict[str, None] = {}
         self.messages.append(record)
+        self._tokens.append(tokens)
         try:
             async for message in connection:
                 if message == "PING":
                     self.pings += 1
                     await connection.send("PONG")
-                else:
-                    record.append(orjson.loads(message))
+                    continue
+                record.append(orjson.loads(message))
+                document = record[-1]
+                if document.get("type") == "market" or document.get("operation") == "subscribe":
+                    tokens.update(dict.fromkeys(document["assets_ids"]))
+                elif document.get("operation") == "unsubscribe":
+                    for token in document["assets_ids"]:
+                        tokens.pop(token, None)
         except ConnectionClosed:
             pass
 
@@ -146,3 +210,47 @@ def both(yes_token: str, no_token: str, yes: Decimal, spread: Decimal) -> dict[s
         (yes_token, str(yes), str(yes - spread), str(yes + spread)),
         (no_token, str(no), str(no - spread), str(no + spread)),
     )
+
+
+def best_bid_ask(token: str, best_bid: str, best_ask: str) -> dict[str, Any]:
+    """A custom-feature event: the token's best prices moved (its price is the midpoint)."""
+    return {
+        "event_type": "best_bid_ask",
+        "market": "0x" + "ab" * 32,
+        "asset_id": token,
+        "best_bid": best_bid,
+        "best_ask": best_ask,
+        "spread": str(Decimal(best_ask or 0) - Decimal(best_bid or 0)),
+        "timestamp": str(int(time.time() * 1000)),
+    }
+
+
+def market_resolved(
+    condition_id: str, tokens: list[str], winner: str, outcome: str | None = None
+) -> dict[str, Any]:
+    """A custom-feature event: the market settled on the token `winner`."""
+    event: dict[str, Any] = {
+        "event_type": "market_resolved",
+        "id": "123456",
+        "market": condition_id,
+        "assets_ids": tokens,
+        "winning_asset_id": winner,
+        "timestamp": str(int(time.time() * 1000)),
+    }
+    if outcome is not None:
+        event["winning_outcome"] = outcome
+    return event
+
+
+def new_market(condition_id: str, tokens: list[str]) -> dict[str, Any]:
+    """A custom-feature event announcing a market: no price, ignored by the worker."""
+    return {
+        "event_type": "new_market",
+        "id": "654321",
+        "question": "Will it rain?",
+        "market": condition_id,
+        "slug": "will-it-rain",
+        "assets_ids": tokens,
+        "outcomes": ["Yes", "No"],
+        "timestamp": str(int(time.time() * 1000)),
+    }

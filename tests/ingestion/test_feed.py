@@ -1,4 +1,4 @@
-"""Frames to ticks: the three priced kinds, the midpoint rule, arrays, and garbage survived."""
+"""Frames to ticks: the priced kinds, the midpoint rule, resolutions, arrays, garbage survived."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ from decimal import Decimal
 
 import pytest
 
-from ingestion.feed import Tick, parse_frame
-from tests.ingestion.feed_server import book, frame, last_trade, price_change
+from ingestion.feed import Resolved, Tick, parse_frame
+from tests.ingestion.feed_server import (
+    best_bid_ask,
+    book,
+    frame,
+    last_trade,
+    market_resolved,
+    new_market,
+    price_change,
+)
 
 YES = "60487116984468020978247225474488676749601001829886755968952521846780452448915"
 NO = "81104637750588840860328515305303028259865221573278091453716127842023614249200"
@@ -80,11 +88,22 @@ def test_a_midpoint_beyond_twelve_decimals_is_rounded_to_the_stored_scale() -> N
         ('{"event_type": "last_trade_price", "asset_id": "1", "price": "1.5"}', 1),
         ('{"event_type": "last_trade_price", "asset_id": "1", "price": "1e999999"}', 1),
         ('{"event_type": "last_trade_price", "asset_id": "", "price": "0.5"}', 1),
+        ('{"event_type": "best_bid_ask", "asset_id": "1", "best_bid": "0.4", "best_ask": "2"}', 1),
+        ('{"event_type": "best_bid_ask", "asset_id": "1", "best_bid": 0.4, "best_ask": "0.5"}', 1),
+        ('{"event_type": "best_bid_ask", "best_bid": "0.4", "best_ask": "0.5"}', 1),
+        ('{"event_type": "market_resolved", "winning_asset_id": "1"}', 1),
+        ('{"event_type": "market_resolved", "market": "0xab"}', 1),
+        ('{"event_type": "market_resolved", "market": "0xab", "winning_asset_id": 1}', 1),
+        (
+            '{"event_type": "market_resolved", "market": "0xab", "winning_asset_id": "1", '
+            '"assets_ids": "1,2"}',
+            1,
+        ),
     ],
 )
 def test_garbage_is_counted_never_raised(raw: str | bytes, malformed: int) -> None:
     parsed = parse_frame(raw)
-    assert (parsed.ticks, parsed.malformed) == ([], malformed)
+    assert (parsed.ticks, parsed.resolutions, parsed.malformed) == ([], [], malformed)
     assert parsed.problem
 
 
@@ -101,3 +120,31 @@ def test_a_bad_event_spoils_only_itself() -> None:
     # The price_change with one bad entry is dropped whole; the other events stand.
     assert parsed.ticks == [Tick(YES, Decimal("0.3")), Tick(NO, Decimal("0.69"))]
     assert parsed.malformed == 2
+
+
+def test_best_bid_ask_is_the_midpoint_and_an_empty_side_has_none() -> None:
+    parsed = parse_frame(
+        frame(
+            best_bid_ask(YES, "0.73", "0.77"),
+            best_bid_ask(NO, ".2", ".25"),
+            best_bid_ask(NO, "", "0.3"),
+        )
+    )
+    assert parsed.ticks == [Tick(YES, Decimal("0.75")), Tick(NO, Decimal("0.225"))]
+    assert parsed.malformed == 0
+
+
+def test_market_resolved_is_a_resolution_and_new_market_is_ignored() -> None:
+    condition = "0x" + "cd" * 32
+    parsed = parse_frame(
+        frame(
+            new_market(condition, [YES, NO]),
+            market_resolved(condition, [YES, NO], NO, "No"),
+            market_resolved(condition, [YES, NO], YES),
+        )
+    )
+    assert parsed.resolutions == [
+        Resolved(condition, NO, "No", (YES, NO)),
+        Resolved(condition, YES, None, (YES, NO)),
+    ]
+    assert (parsed.ticks, parsed.malformed) == ([], 0)

@@ -18,8 +18,10 @@ def test_the_worker_reads_its_variables() -> None:
             "INGEST_METRICS_PORT": "9109",
             "TRIGGER_STREAM": "trading:triggers",
             "TRIGGER_RETRY_AFTER": "12",
+            "INGEST_TOKENS_PER_CONNECTION": "250",
         }
     )
+    assert settings.ingest_tokens_per_connection == 250
     assert (
         settings.feed_url,
         settings.ingest_flush_interval,
@@ -36,6 +38,7 @@ def test_defaults_follow_polymarket_and_the_cache_prefix() -> None:
     settings = Settings.from_env({"CACHE_PREFIX": "prod"})
     assert settings.feed_url == "wss://ws-subscriptions-clob.polymarket.com/ws/market"
     assert settings.ingest_flush_interval == 1.0
+    assert settings.ingest_tokens_per_connection == 500
     assert settings.trigger_stream_key == "prod:triggers"
 
 
@@ -48,6 +51,10 @@ def test_defaults_follow_polymarket_and_the_cache_prefix() -> None:
         ("INGEST_TOP_MARKETS", "-1"),
         ("INGEST_METRICS_PORT", "70000"),
         ("TRIGGER_RETRY_AFTER", "-5"),
+        ("INGEST_TOKENS_PER_CONNECTION", "0"),
+        ("INGEST_TOKENS_PER_CONNECTION", "-3"),
+        ("INGEST_TOKENS_PER_CONNECTION", "five hundred"),
+        ("INGEST_TOKENS_PER_CONNECTION", "2.5"),
     ],
 )
 def test_a_bad_value_fails_at_start_naming_the_variable(name: str, value: str) -> None:

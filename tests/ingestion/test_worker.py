@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import secrets
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 from prometheus_client import REGISTRY
@@ -17,6 +18,7 @@ from prometheus_client import REGISTRY
 from ingestion.worker import Worker
 from settings import Settings
 from tests.ingestion.conftest import (
+    Followed,
     TriggerReader,
     followed_markets,
     prices_of,
@@ -37,10 +39,28 @@ def sample(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def deliver(feed: FeedServer, worker: Worker, ticks: int, *frames: str) -> None:
-    """Send frames holding `ticks` ticks; return once the worker has read and taken them all."""
+async def every_shard_subscribed(feed: FeedServer, worker: Worker) -> None:
+    """Wait until the worker follows its markets and every shard's connection subscribed."""
+    await eventually(
+        lambda: worker.shards.tokens and feed.subscribed_open() == worker.shards.tokens,
+        what="every shard subscribed",
+    )
+
+
+async def subscribed(feed: FeedServer, markets: list[Followed]) -> None:
+    """Wait until the worker's open connections carry these markets' tokens."""
+    tokens = {token for market in markets for token in (market.yes, market.no)}
+    await eventually(lambda: tokens <= feed.subscribed_open(), what="subscribed")
+
+
+async def deliver(
+    feed: FeedServer, worker: Worker, ticks: int, *frames: list[dict[str, Any]]
+) -> None:
+    """Publish frames (lists of events) holding `ticks` ticks; return once the worker has read
+    and taken them all."""
     before = sample("polycool_ingest_ticks_total")
-    await feed.send(*frames)
+    for events in frames:
+        await feed.publish(*events)
     await eventually(lambda: sample("polycool_ingest_ticks_total") - before == ticks, what="read")
     await eventually(lambda: len(worker.coalescer) == 0, what="taken by a flush")
 
@@ -57,27 +77,28 @@ async def test_final_prices_equal_the_last_tick_of_each_token(
     two_or_less_before = sample("polycool_ingest_flush_statements_bucket", le="2.0")
 
     async with running(ingest_settings) as worker:
-        await eventually(lambda: feed.connections, what="a connection")
+        await subscribed(feed, markets)
         sent = 0
         for _ in range(5):
-            frames, burst_ticks = [], 0
+            frames: list[list[dict[str, Any]]] = []
+            burst_ticks = 0
             for _ in range(40):
                 market = rng.choice(markets)
                 yes = Decimal(rng.randint(50, 950)) / 1000
                 kind = rng.randrange(4)
                 if kind == 0:
-                    frames.append(frame(both(market.yes, market.no, yes, Decimal("0.005"))))
+                    frames.append([both(market.yes, market.no, yes, Decimal("0.005"))])
                 elif kind == 1:
-                    frames.append(frame(last_trade(market.no, str(1 - yes))))
+                    frames.append([last_trade(market.no, str(1 - yes))])
                 elif kind == 2:
                     bid, ask = str(yes - Decimal("0.01")), str(yes + Decimal("0.01"))
-                    frames.append(frame(book(market.yes, [bid.lstrip("0")], [ask])))
+                    frames.append([book(market.yes, [bid.lstrip("0")], [ask])])
                 else:  # an array: the same market moved twice in one frame
                     frames.append(
-                        frame(
+                        [
                             last_trade(market.yes, str(yes)),
                             price_change((market.yes, str(yes), None, None)),
-                        )
+                        ]
                     )
                 burst_ticks += 2 if kind in (0, 3) else 1
             sent += burst_ticks
@@ -88,7 +109,7 @@ async def test_final_prices_equal_the_last_tick_of_each_token(
             yes = Decimal(rng.randint(50, 950)) / 1000
             finals.append(both(market.yes, market.no, yes, Decimal("0.005")))
             expected[market.id] = [yes, 1 - yes]
-        await feed.send(frame(*finals))
+        await feed.publish(*finals)
         sent += 2 * len(markets)
 
         async def settled() -> bool:
@@ -135,13 +156,11 @@ async def test_a_take_profit_and_a_stop_loss_crossing_are_each_reported_once(
     ]
 
     async with running(ingest_settings) as worker:
-        await eventually(lambda: feed.connections, what="a connection")
-        await deliver(feed, worker, 2, frame(both(up.yes, up.no, Decimal("0.6"), Decimal("0.01"))))
+        await subscribed(feed, [up, down])
+        await deliver(feed, worker, 2, [both(up.yes, up.no, Decimal("0.6"), Decimal("0.01"))])
         # Crossed, and crossed again over several flushes: the level fires on the first only.
         for yes in ("0.81", "0.85", "0.9", "0.82"):
-            await deliver(
-                feed, worker, 2, frame(last_trade(up.yes, yes), last_trade(down.no, "0.15"))
-            )
+            await deliver(feed, worker, 2, [last_trade(up.yes, yes), last_trade(down.no, "0.15")])
 
         async def delivered() -> bool:
             return len(await stream.entries()) >= 2
@@ -175,15 +194,16 @@ async def test_a_dropped_connection_is_resumed_with_its_subscriptions(
     reconnects = sample("polycool_ingest_reconnects_total")
 
     async with running(ingest_settings) as worker:
-        await eventually(lambda: feed.messages and feed.messages[0], what="a subscription")
-        first = feed.subscribed(0)
-        assert first == worker.subscriptions.tokens
-        assert {market.yes, market.no} <= first
+        await subscribed(feed, [market])
+        await every_shard_subscribed(feed, worker)
+        [carrier] = [i for i in feed.open() if market.yes in feed.subscribed(i)]
+        first = feed.subscribed(carrier)
+        opened = len(feed.connections)
 
-        feed.drop()
-        await eventually(lambda: len(feed.messages) == 2 and feed.messages[1], within=5)
-        assert feed.subscribed(1) == first
-        await feed.send(frame(both(market.yes, market.no, Decimal("0.37"), Decimal("0.01"))))
+        feed.drop(carrier)
+        await eventually(lambda: len(feed.connections) == opened + 1 and feed.messages[-1])
+        assert feed.subscribed(-1) == first
+        await feed.publish(both(market.yes, market.no, Decimal("0.37"), Decimal("0.01")))
 
         async def resumed() -> bool:
             prices = await prices_of(ingest_db, [market.id])
@@ -200,8 +220,8 @@ async def test_garbage_frames_are_counted_and_survived(
     malformed = sample("polycool_ingest_malformed_total")
     reconnects = sample("polycool_ingest_reconnects_total")
 
-    async with running(ingest_settings):
-        await eventually(lambda: feed.connections, what="a connection")
+    async with running(ingest_settings) as worker:
+        await subscribed(feed, [market])
         await feed.send(
             "not json",
             b"\x00\xff binary garbage",
@@ -209,17 +229,17 @@ async def test_garbage_frames_are_counted_and_survived(
             '{"event_type": "book", "asset_id": "1"}',
             frame(last_trade(market.yes, "NaN")),
             "PONG",  # the keepalive's answer: not garbage
-            frame(both(market.yes, market.no, Decimal("0.44"), Decimal("0.01"))),
         )
+        await feed.publish(both(market.yes, market.no, Decimal("0.44"), Decimal("0.01")))
 
         async def written() -> bool:
             prices = await prices_of(ingest_db, [market.id])
             return prices[market.id] == [Decimal("0.44"), Decimal("0.56")]
 
         await eventually(written, what="the good frame after the garbage")
+        assert len(feed.connections) == len(worker.shards.connections)
     assert sample("polycool_ingest_malformed_total") - malformed == 6
     assert sample("polycool_ingest_reconnects_total") == reconnects
-    assert len(feed.connections) == 1
 
 
 async def test_subscriptions_follow_positions_as_they_open_and_close(
@@ -241,8 +261,9 @@ async def test_subscriptions_follow_positions_as_they_open_and_close(
     )
 
     async with running(ingest_settings) as worker:
-        await eventually(lambda: feed.messages and feed.messages[0], what="a subscription")
-        assert not set(tokens) & feed.subscribed()
+        await every_shard_subscribed(feed, worker)
+        opened = len(feed.connections)
+        assert not set(tokens) & feed.subscribed_open()
 
         position_id = await ingest_db.fetchval(
             """
@@ -253,9 +274,14 @@ async def test_subscriptions_follow_positions_as_they_open_and_close(
             user_id,
             market_id,
         )
-        await eventually(lambda: set(tokens) <= feed.subscribed(), what="subscribed")
-        assert {"assets_ids": sorted(tokens), "operation": "subscribe"} in feed.messages[0]
-        await feed.send(frame(last_trade(tokens[1], "0.25")))
+        await eventually(lambda: set(tokens) <= feed.subscribed_open(), what="subscribed")
+        subscribe = {
+            "assets_ids": sorted(tokens),
+            "operation": "subscribe",
+            "custom_feature_enabled": True,
+        }
+        assert any(subscribe in messages for messages in feed.messages)
+        await feed.publish(last_trade(tokens[1], "0.25"))
 
         async def priced() -> bool:
             prices = await prices_of(ingest_db, [market_id])
@@ -269,9 +295,9 @@ async def test_subscriptions_follow_positions_as_they_open_and_close(
             """,
             position_id,
         )
-        await eventually(lambda: not set(tokens) & feed.subscribed(), what="unsubscribed")
+        await eventually(lambda: not set(tokens) & feed.subscribed_open(), what="unsubscribed")
         assert not set(tokens) & worker.coalescer.tokens
-    assert len(feed.connections) == 1  # all of it without a reconnect
+        assert len(feed.connections) == opened  # all of it without a reconnect
 
 
 async def test_keepalive_pings_are_sent(feed: FeedServer, ingest_settings: Settings) -> None:
@@ -287,8 +313,8 @@ async def test_stopping_flushes_what_is_pending(
     received = sample("polycool_ingest_ticks_total")
 
     async with running(slow) as worker:
-        await eventually(lambda: feed.connections, what="a connection")
-        await feed.send(frame(both(market.yes, market.no, Decimal("0.29"), Decimal("0.01"))))
+        await subscribed(feed, [market])
+        await feed.publish(both(market.yes, market.no, Decimal("0.29"), Decimal("0.01")))
         await eventually(lambda: sample("polycool_ingest_ticks_total") - received == 2)
         assert len(worker.coalescer) == 2  # not flushed: the interval is a minute
 

@@ -37,7 +37,7 @@ from sql.database import UNAVAILABLE_MESSAGE, Database
 from sql.migrate import migrate
 from tests.conftest import active_shares, contract_documents, unique_prefix
 from tests.factories import insert_positions_on_real_markets, insert_user
-from tests.ingestion.feed_server import FeedServer, both, eventually, frame
+from tests.ingestion.feed_server import FeedServer, both, eventually
 from tests.server_processes import Server, metric_total, start_server, stop_server, wait_healthy
 from tests.sql.postgres_server import PostgresServer, free_port, running_postgres
 
@@ -304,7 +304,7 @@ class Scene:
     async def send_ticks(self, yes: Decimal) -> dict[str, list[Decimal]]:
         """Both outcomes of every ticked market to yes / 1 - yes; the prices they mean."""
         events = (both(m.yes, m.no, yes, Decimal("0.005")) for m in self.rows.ticked)
-        await self.feed.send(frame(*events))
+        await self.feed.publish(*events)
         return {m.id: [yes, 1 - yes] for m in self.rows.ticked}
 
     async def written(self, wanted: dict[str, list[Decimal]]) -> bool:
@@ -425,7 +425,7 @@ async def before_the_outage(scene: Scene) -> list[Any]:
     """The worker subscribed and writing; the holder's Portfolio held in Redis, its answers."""
     tokens = {token for market in scene.rows.ticked for token in (market.yes, market.no)}
     await eventually(
-        lambda: scene.feed.connections and tokens <= scene.feed.subscribed(),
+        lambda: tokens <= scene.feed.subscribed_open(),
         WITHIN,
         "the worker subscribed to the ticked markets",
     )
