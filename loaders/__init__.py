@@ -8,7 +8,9 @@ from cache.read_through import CacheSession
 from loaders.market_lists import SearchLoader, TrendingLoader
 from loaders.markets import MarketIdByConditionLoader, MarketIdByTokenLoader, MarketLoader
 from loaders.positions import PositionLoader, UserPositionsLoader
+from loaders.smart_trades import SmartTradesLoader
 from loaders.users import UserLoader
+from loaders.wallets import LeaderboardLoader, WalletLoader
 from sql.database import Database
 
 
@@ -54,3 +56,15 @@ class Loaders:
     @cached_property
     def search(self) -> SearchLoader:
         return SearchLoader(self.database, self.session)
+
+    @cached_property
+    def wallet(self) -> WalletLoader:
+        return WalletLoader(self.database, self.session)
+
+    @cached_property
+    def leaderboard(self) -> LeaderboardLoader:
+        return LeaderboardLoader(self.database, self.session)
+
+    @cached_property
+    def smart_trades(self) -> SmartTradesLoader:
+        return SmartTradesLoader(self.database, self.session, self.wallet, self.market)

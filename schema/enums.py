@@ -23,3 +23,10 @@ class TradeSide(enum.Enum):
 class TriggerKind(enum.Enum):
     TAKE_PROFIT = "TAKE_PROFIT"
     STOP_LOSS = "STOP_LOSS"
+
+
+@strawberry.enum(description="The statistic the leaderboard orders watched wallets by.")
+class LeaderboardOrder(enum.Enum):
+    REALIZED_PNL = "REALIZED_PNL"
+    SMARTSCORE = "SMARTSCORE"
+    WIN_RATE = "WIN_RATE"

@@ -43,3 +43,21 @@ class UpdateMarketPricesPayload:
     updated: int
     rejected: list[RejectedPriceUpdate]
     triggered: list[TriggeredLevel]
+
+
+@strawberry.type
+class RejectedWalletTrade:
+    id: str
+    reason: str
+
+
+@strawberry.type
+class RecordWalletTradesPayload:
+    recorded: int
+    duplicates: int = strawberry.field(description="Entries whose id was already stored.")
+    rejected: list[RejectedWalletTrade]
+
+
+@strawberry.type
+class UpdateWalletStatsPayload:
+    updated: int = strawberry.field(description="The entries of the call, repeats included.")

@@ -24,12 +24,14 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 
 BOT_MUTATIONS = frozenset({"upsertUser", "recordTrade", "setTpSl", "syncPositions"})
+# The price workers' and the wallet tracker's writes.
+INGEST_MUTATIONS = frozenset({"updateMarketPrices", "recordWalletTrades", "updateWalletStats"})
 
 # Root fields each role may select; None: every field of that operation type.
 ROLE_FIELDS: dict[str, dict[str, frozenset[str] | None]] = {
     "admin": {"query": None, "mutation": None},
     "bot": {"query": None, "mutation": BOT_MUTATIONS},
-    "ingest": {"query": frozenset(), "mutation": frozenset({"updateMarketPrices"})},
+    "ingest": {"query": frozenset(), "mutation": INGEST_MUTATIONS},
 }
 
 
