@@ -3,10 +3,12 @@
 -- `id` is the tracker's own id, so a trade sent again is recognised and stored once. The trade
 -- keeps its token id only: the market and the outcome come from the token at read time
 -- (market.clob_token_ids, GIN-indexed), as everywhere else, rather than a copy that could
--- disagree with the market. Shares and price at the positions' precisions; `value`
--- (shares x price, exact) is generated so the feed's minimum-value filter reads a column.
+-- disagree with the market. The id sorts in byte order ("C") whatever the database's
+-- collation: the feed orders ties by id, and its cursors compare ids the same way. Shares and
+-- price at the positions' precisions; `value` (shares x price, exact) is generated, so the
+-- feed's minimum-value filter reads a column.
 CREATE TABLE wallet_trade (
-    id          text PRIMARY KEY CHECK (id <> ''),
+    id          text COLLATE "C" PRIMARY KEY CHECK (id <> ''),
     wallet      text NOT NULL REFERENCES wallet (address),
     token_id    text NOT NULL,
     side        text NOT NULL CHECK (side IN ('BUY', 'SELL')),
