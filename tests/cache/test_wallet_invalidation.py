@@ -84,7 +84,7 @@ def highest() -> str:
     return str(10**12 + time.monotonic_ns() // 1000)
 
 
-async def a_watched_wallet(gql: GraphQLClient, **numbers: str) -> str:
+async def a_watched_wallet(gql: GraphQLClient, **numbers: Any) -> str:
     address = new_address()
     await ok(gql, "UpdateWalletStats", wallets=[stats(address, **numbers)])
     return address
