@@ -22,8 +22,8 @@ def main() -> None:
     settings = Settings.from_env(os.environ)
     configure_logging(settings.log_level)
     nowhere = Scope("wallet", "retires-nothing")
-    writes.wallets.WALLET_FEED = nowhere
-    writes.wallets.WALLET_STATS = nowhere
+    for name in ("WALLET_FEED", "WALLET_STATS"):
+        setattr(writes.wallets, name, nowhere)
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_config=None)
 
