@@ -212,7 +212,12 @@ class CacheSession:
                 # Filled under the token seen, or created with `fresh`; an absent key stays
                 # absent until a write creates it. Either way the version tells later readers.
                 filled = item.key in fetched and not item.seen
-                reads.versions[item.version] = item.fresh if filled else item.seen
+                if filled:
+                    reads.versions[item.version] = item.fresh
+                elif item.seen or item.version not in reads.versions:
+                    # Not over the token a sibling under the same scope creates the version
+                    # with: the answer rests on that token, for this absent key too.
+                    reads.versions[item.version] = item.seen
             elif item.key not in fetched:
                 reads.complete = False  # nothing would tell that it appeared
 

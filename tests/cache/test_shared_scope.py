@@ -109,3 +109,14 @@ async def test_a_bump_between_the_sql_and_the_fill_drops_every_entry(
     store.before_fill = None
     _, misses, _ = await read(store, database, keys)
     assert misses == [keys]
+
+
+async def test_a_key_without_a_row_rests_on_the_token_its_batch_created(
+    store: CacheStore, database: Database, db: asyncpg.Connection
+) -> None:
+    keys = [*await addresses(db, 2), "0x" + "0" * 40]  # the last is watched by nobody
+    cold, _, session = await read(store, database, keys)
+    assert len(cold) == 2
+    created = await store.client.get(store.keys.version(WALLET_STATS))
+    assert isinstance(created, bytes)
+    assert session.reads.versions[store.keys.version(WALLET_STATS)] == created.decode()
