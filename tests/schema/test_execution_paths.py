@@ -150,6 +150,8 @@ async def test_every_contract_query_answers_the_same(pair: Pair, values: Values)
         "MarketByCondition": {"conditionId": values.condition_ids[0]},
         "TrendingMarkets": {"first": 5},
         "SearchMarkets": {"text": "will", "first": 5},
+        "SmartTrades": {"first": 5, "minValue": "0", "minWinRate": "0"},
+        "Leaderboard": {"by": "WIN_RATE", "first": 5},
     }
     document = parse(contract_documents())
     queries = [
@@ -230,6 +232,12 @@ def _argument_values(values: Values) -> dict[tuple[str, str], st.SearchStrategy[
         ("searchMarkets", "text"): st.sampled_from(["will", "Trump win", ""]),
         ("searchMarkets", "first"): st.sampled_from([1, 2, 0, 51]),
         ("positions", "status"): st.sampled_from([None, "ACTIVE", "CLOSED"]),
+        ("smartTrades", "first"): st.sampled_from([1, 3, 0, 101]),
+        ("smartTrades", "after"): st.sampled_from([None, "not-a-cursor"]),
+        ("smartTrades", "minValue"): st.sampled_from([None, "0", "300", "NaN"]),
+        ("smartTrades", "minWinRate"): st.sampled_from([None, "0", "0.9"]),
+        ("leaderboard", "by"): st.sampled_from(["SMARTSCORE", "WIN_RATE", "REALIZED_PNL"]),
+        ("leaderboard", "first"): st.sampled_from([1, 3, 0, 101]),
     }
 
 
@@ -283,7 +291,7 @@ def generated(draw: st.DrawFn, values: Values) -> Request:
                 optional = value is None and not isinstance(argument.type, GraphQLNonNull)
                 if optional and draw(st.booleans()):
                     continue  # left out: its default
-                enum = str(get_named_type(argument.type)) == "PositionStatus"
+                enum = str(get_named_type(argument.type)) in ("PositionStatus", "LeaderboardOrder")
                 if draw(st.booleans()):
                     text = variable(str(argument.type), value)
                 else:
