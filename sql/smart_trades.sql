@@ -28,11 +28,15 @@ CROSS JOIN LATERAL (
     LIMIT k.page_size
 ) AS t
 LEFT JOIN LATERAL (
-    SELECT market.id AS market_id,
-           market.outcomes[array_position(market.clob_token_ids, t.token_id)] AS outcome
-    FROM market
-    WHERE market.clob_token_ids @> ARRAY[t.token_id]
-    ORDER BY market.id
+    SELECT held.id AS market_id,
+           held.outcomes[array_position(held.clob_token_ids, t.token_id)] AS outcome
+    -- OFFSET 0 keeps the GIN probe: with ORDER BY id LIMIT 1 over the table itself, the
+    -- planner walks the primary key and tests every market's tokens instead.
+    FROM (SELECT id, outcomes, clob_token_ids
+          FROM market
+          WHERE clob_token_ids @> ARRAY[t.token_id]
+          OFFSET 0) AS held
+    ORDER BY held.id
     LIMIT 1
 ) AS m ON true
 ORDER BY k.key, t.executed_at DESC, t.id
