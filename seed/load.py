@@ -62,7 +62,14 @@ MARKET_COLUMNS = (
     "updated_at",
 )
 USER_COLUMNS = ("telegram_id", "username", "polygon_address", "created_at", "updated_at")
-WALLET_COLUMNS = ("address", "smartscore", "win_rate", "markets_traded", "realized_pnl")
+WALLET_COLUMNS = (
+    "address",
+    "smartscore",
+    "win_rate",
+    "markets_traded",
+    "realized_pnl",
+    "updated_at",
+)
 POSITION_COLUMNS = (
     "user_id",
     "market_id",
@@ -152,7 +159,15 @@ async def seed_database(
             "wallet",
             columns=WALLET_COLUMNS,
             records=[
-                (w.address, w.smartscore, w.win_rate, w.markets_traded, w.realized_pnl)
+                # The file has no date: the snapshot's time, so a seed never reads the clock.
+                (
+                    w.address,
+                    w.smartscore,
+                    w.win_rate,
+                    w.markets_traded,
+                    w.realized_pnl,
+                    parsed.taken_at,
+                )
                 for w in seed_wallets
             ],
         )
