@@ -55,3 +55,12 @@ REDEEM_POSITIONS: Final = _read("redeem_positions.sql")
 
 # The ingestion worker's market_resolved events: their markets by condition id.
 FEED_RESOLUTION_MARKETS: Final = _read("feed_resolution_markets.sql")
+
+# Watched wallets: the smart-wallet feed and the leaderboard (cache/kinds.py), and their writes
+# (writes/wallets.py).
+SMART_TRADES: Final = _read("smart_trades.sql")
+LEADERBOARD: Final = _read("leaderboard.sql")
+WALLETS_BY_ADDRESS: Final = _read("wallets_by_address.sql")
+WALLET_TRADE_FACTS: Final = _read("wallet_trade_facts.sql")
+INSERT_WALLET_TRADES: Final = _read("insert_wallet_trades.sql")
+UPSERT_WALLET_STATS: Final = _read("upsert_wallet_stats.sql")
