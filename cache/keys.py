@@ -89,3 +89,9 @@ class KeyNames:
     def triggers(self) -> str:
         """The stream of fired TP/SL levels, unless TRIGGER_STREAM names another."""
         return f"{self.prefix}:triggers"
+
+
+def trades_scope(user_id: int) -> Scope:
+    """Every cached page of a user's trade history: a new trade moves them all (a page is a
+    keyset walk from the newest trade, so a new one shifts every page after it)."""
+    return Scope("user", f"{user_id}:TRADES")

@@ -12,12 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, Literal, TypeVar
 
 import sql
 from cache.codec import encode
-from cache.keys import Family, positions_scope
+from cache.keys import Family, positions_scope, trades_scope
 from sql.database import Database, Row
 
 K = TypeVar("K", bound=Hashable)
@@ -126,4 +127,36 @@ USER_POSITIONS: Kind[UserPositionsKey] = Kind(
     many=True,
     family="user",
     scope_of=lambda key: positions_scope(key[0], key[1] or "ALL").id,
+)
+
+
+@dataclass(frozen=True)
+class TradePage:
+    """A user's trades after (after_executed_at, after_id), newest first; None: from the top."""
+
+    user_id: int
+    after_executed_at: datetime | None
+    after_id: int | None
+    limit: int
+
+
+# Pages of a user's trade history, under one version per user (keys.trades_scope) that
+# recordTrade and redeemPositions bump: a trade changes which rows every page holds.
+USER_TRADES: Kind[TradePage] = Kind(
+    "user_trades",
+    sql.TRADES_BY_USER,
+    "positions",
+    name_of=lambda page: (
+        f"{page.user_id}:{page.after_executed_at.isoformat() if page.after_executed_at else ''}"
+        f":{page.after_id}:{page.limit}"
+    ),
+    arguments=lambda pages: (
+        [page.user_id for page in pages],
+        [page.after_executed_at for page in pages],
+        [page.after_id for page in pages],
+        [page.limit for page in pages],
+    ),
+    many=True,
+    family="user",
+    scope_of=lambda page: trades_scope(page.user_id).id,
 )

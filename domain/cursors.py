@@ -1,4 +1,4 @@
-"""Opaque, signed keyset cursors for trendingMarkets.
+"""Opaque, signed keyset cursors for trendingMarkets and the trade history.
 
 A cursor is the last market's (volume, id), HMAC-signed with the deployment's cursor secret,
 so a cursor the server did not issue (edited, forged, from another deployment) is refused
@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
@@ -47,4 +48,41 @@ def decode_cursor(cursor: str, secret: str, *, field: str = "after") -> tuple[De
     try:
         return Decimal(volume), market_id
     except InvalidOperation:
+        raise refused from None
+
+
+# Trade history (and any other keyset walk by time): the last row's (time, id), signed like the
+# trending cursors. The payload starts with its walk's name, so a cursor of one list is refused
+# by another instead of being read as a position in it.
+@lru_cache(maxsize=4096)
+def encode_time_cursor(walk: str, at: datetime, row_id: int, secret: str) -> str:
+    payload = f"{walk}|{at.isoformat()}|{row_id}".encode()
+    mac = hmac.digest(secret.encode(), payload, "sha256")[:_MAC_BYTES]
+    return base64.urlsafe_b64encode(mac + payload).decode().rstrip("=")
+
+
+def decode_time_cursor(
+    walk: str, cursor: str, secret: str, *, field: str = "after"
+) -> tuple[datetime, int]:
+    """(time, id) of the row the cursor points after; BadUserInput if not ours or not `walk`'s."""
+    refused = BadUserInput(
+        f"{field}: {cursor[:80]!r} is not a cursor this server issued; "
+        "pass an endCursor or cursor from a previous page, or omit it.",
+        field=field,
+    )
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        raise refused from None
+    mac, payload = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
+    expected = hmac.digest(secret.encode(), payload, "sha256")[:_MAC_BYTES]
+    if len(mac) != _MAC_BYTES or not hmac.compare_digest(mac, expected):
+        raise refused
+    name, _, rest = payload.decode().partition("|")
+    at, _, row_id = rest.partition("|")
+    if name != walk:
+        raise refused
+    try:
+        return datetime.fromisoformat(at), int(row_id)
+    except ValueError:
         raise refused from None

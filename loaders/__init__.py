@@ -8,6 +8,7 @@ from cache.read_through import CacheSession
 from loaders.market_lists import SearchLoader, TrendingLoader
 from loaders.markets import MarketIdByConditionLoader, MarketIdByTokenLoader, MarketLoader
 from loaders.positions import PositionLoader, UserPositionsLoader
+from loaders.trades import UserTradesLoader
 from loaders.users import UserLoader
 from sql.database import Database
 
@@ -54,3 +55,7 @@ class Loaders:
     @cached_property
     def search(self) -> SearchLoader:
         return SearchLoader(self.database, self.session)
+
+    @cached_property
+    def user_trades(self) -> UserTradesLoader:
+        return UserTradesLoader(self.database, self.session, self.market)

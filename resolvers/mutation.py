@@ -15,20 +15,25 @@ from errors import check_list_size
 from schema.enums import TriggerKind
 from schema.inputs import (
     MarketPriceInput,
+    MarketResolutionInput,
     PositionSnapshotInput,
     RecordTradeInput,
     UpsertUserInput,
 )
 from schema.payloads import (
     RecordTradePayload,
+    RedeemPositionsPayload,
     RejectedPriceUpdate,
+    RejectedResolution,
+    ResolveMarketsPayload,
     SyncPositionsPayload,
     TriggeredLevel,
     UpdateMarketPricesPayload,
 )
 from schema.position import Position, position_from_row
 from schema.user import User, user_from_row
-from writes import levels, prices, sync, trades, users
+from writes import levels, prices, redemptions, sync, trades, users
+from writes import resolutions as resolutions_
 from writes.triggers import TriggerStream
 
 
@@ -116,4 +121,37 @@ async def update_market_prices(
             )
             for t in result.triggered
         ],
+    )
+
+
+async def resolve_markets(
+    info: Info, resolutions: list[MarketResolutionInput]
+) -> ResolveMarketsPayload:
+    check_list_size("resolutions", len(resolutions), info.context.settings.max_list_items)
+    result = await resolutions_.resolve_markets(
+        info.context.database,
+        info.context.cache.store,
+        [resolutions_.Resolution(r.market_id, r.winning_outcome) for r in resolutions],
+    )
+    return ResolveMarketsPayload(
+        resolved=result.resolved,
+        rejected=[
+            RejectedResolution(market_id=strawberry.ID(r.market_id), reason=r.reason)
+            for r in result.rejected
+        ],
+    )
+
+
+async def redeem_positions(
+    info: Info, telegram_id: strawberry.ID, position_ids: list[strawberry.ID]
+) -> RedeemPositionsPayload:
+    check_list_size("positionIds", len(position_ids), info.context.settings.max_list_items)
+    result = await redemptions.redeem_positions(
+        info.context.database,
+        info.context.cache.store,
+        telegram_id=telegram_id,
+        position_ids=position_ids,
+    )
+    return RedeemPositionsPayload(
+        payout=result.payout, positions=[position_from_row(row) for row in result.positions]
     )

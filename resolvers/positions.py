@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 import strawberry
 
 from context import Info
-from domain import valuation
+from domain import settlement, valuation
 
 if TYPE_CHECKING:
     from schema.market import Market
@@ -98,3 +98,16 @@ async def _when_loaded(
     loaded: Awaitable[Market | None], compute: Callable[[Market | None], T]
 ) -> T:
     return compute(await loaded)
+
+
+@at_once_or_later
+def payout(
+    position: strawberry.Parent[Position], info: Info
+) -> Decimal | Awaitable[Decimal | None] | None:
+    return _from_market(
+        position,
+        info,
+        lambda found: settlement.payout(
+            position.shares, position.outcome, None if found is None else found.winning_outcome
+        ),
+    )

@@ -23,3 +23,10 @@ class TradeSide(enum.Enum):
 class TriggerKind(enum.Enum):
     TAKE_PROFIT = "TAKE_PROFIT"
     STOP_LOSS = "STOP_LOSS"
+
+
+@strawberry.enum
+class TradeKind(enum.Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+    REDEEM = "REDEEM"

@@ -37,3 +37,9 @@ class PositionSnapshotInput:
 class MarketPriceInput:
     market_id: strawberry.ID
     outcome_prices: list[Decimal]
+
+
+@strawberry.input
+class MarketResolutionInput:
+    market_id: strawberry.ID
+    winning_outcome: str = strawberry.field(description="Matched case-insensitively.")

@@ -26,6 +26,10 @@ class Market:
     end_date: datetime | None
     active: bool = strawberry.field(description="Open for trading (the snapshot's tradeable).")
     resolved: bool
+    winning_outcome: str | None = strawberry.field(
+        description="Spelled as the market spells it; null until the market resolves."
+    )
+    resolved_at: datetime | None = strawberry.field(description="Null until the market resolves.")
 
 
 # Column names equal field names; only the id changes type (text -> ID).

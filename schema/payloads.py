@@ -43,3 +43,23 @@ class UpdateMarketPricesPayload:
     updated: int
     rejected: list[RejectedPriceUpdate]
     triggered: list[TriggeredLevel]
+
+
+@strawberry.type
+class RejectedResolution:
+    market_id: strawberry.ID
+    reason: str
+
+
+@strawberry.type
+class ResolveMarketsPayload:
+    resolved: int = strawberry.field(
+        description="Markets resolved by this call (a repeated resolution is not counted)."
+    )
+    rejected: list[RejectedResolution]
+
+
+@strawberry.type
+class RedeemPositionsPayload:
+    payout: Decimal = strawberry.field(description="Sum of shares x payout price.")
+    positions: list[Position] = strawberry.field(description="In the order given.")

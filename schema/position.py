@@ -44,6 +44,11 @@ class Position:
         resolver=positions.pnl_percent,
         description="(currentPrice - entryPrice) / entryPrice x 100; null when entryPrice is 0.",
     )
+    payout: Decimal | None = strawberry.field(
+        resolver=positions.payout,
+        description="What redeeming pays once the market resolved: shares for the winning "
+        "outcome, 0 otherwise; null before.",
+    )
 
 
 position_from_row = FromRow(Position)

@@ -22,7 +22,13 @@ from schema.extensions.debug_counts import DebugCounts
 from schema.extensions.documents import Documents, ParseOnce
 from schema.extensions.role_check import RoleCheck
 from schema.market import Market
-from schema.payloads import RecordTradePayload, SyncPositionsPayload, UpdateMarketPricesPayload
+from schema.payloads import (
+    RecordTradePayload,
+    RedeemPositionsPayload,
+    ResolveMarketsPayload,
+    SyncPositionsPayload,
+    UpdateMarketPricesPayload,
+)
 from schema.position import Position
 from schema.scalars import DecimalScalar
 from schema.user import User
@@ -63,6 +69,13 @@ class Mutation:
     sync_positions: SyncPositionsPayload = strawberry.field(resolver=mutation.sync_positions)
     update_market_prices: UpdateMarketPricesPayload = strawberry.field(
         resolver=mutation.update_market_prices
+    )
+    resolve_markets: ResolveMarketsPayload = strawberry.field(
+        resolver=mutation.resolve_markets,
+        description="Entries judged in order; bad ones listed in rejected, the rest applied.",
+    )
+    redeem_positions: RedeemPositionsPayload = strawberry.field(
+        resolver=mutation.redeem_positions, description="All or nothing."
     )
 
 

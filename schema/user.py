@@ -7,9 +7,11 @@ from datetime import datetime
 import strawberry
 
 from resolvers import users
+from schema.claimable import Claimable
 from schema.portfolio import Portfolio
 from schema.position import Position
 from schema.rows import FromRow
+from schema.trade import TradeConnection
 
 
 @strawberry.type
@@ -24,6 +26,14 @@ class User:
     positions: list[Position] = strawberry.field(
         resolver=users.positions,
         description="Newest first (openedAt, then id). All of them when status is omitted.",
+    )
+    claimable: Claimable = strawberry.field(
+        resolver=users.claimable,
+        description="ACTIVE positions in resolved markets, until redeemed.",
+    )
+    trades: TradeConnection = strawberry.field(
+        resolver=users.trades,
+        description="Newest first (executedAt, then id). first: 1 to 100.",
     )
 
 

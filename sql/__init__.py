@@ -44,3 +44,11 @@ UNRELAYED_TRIGGERS: Final = _read("unrelayed_triggers.sql")
 
 # The ingestion worker (ingestion/).
 TRACKED_MARKETS: Final = _read("tracked_markets.sql")
+
+# Settlement and trade history: resolveMarkets (also the ingestion worker), redeemPositions,
+# and the trades read by trades(first, after).
+MARKETS_FOR_RESOLUTION: Final = _read("markets_for_resolution.sql")
+RESOLVE_MARKETS: Final = _read("resolve_markets.sql")
+TRADES_BY_USER: Final = _read("trades_by_user.sql")
+POSITIONS_FOR_REDEMPTION: Final = _read("positions_for_redemption.sql")
+REDEEM_POSITIONS: Final = _read("redeem_positions.sql")

@@ -6,7 +6,8 @@
 -- closed (the caller counts them; a cache learns which positions to retire). One statement whatever the snapshot's size; its three parts touch disjoint rows and
 -- all read the positions as they were when it started:
 --   closed:  ACTIVE positions the snapshot lacks close as a sell to dust does (shares 0,
---            realized_pnl kept, levels cleared, closed_at set);
+--            realized_pnl kept, levels cleared, closed_at set), except in resolved markets:
+--            only redeemPositions settles those (the caller leaves their holdings out too);
 --   updated: ACTIVE positions the snapshot holds take its shares and entry price;
 --   opened:  holdings with no ACTIVE position open one. Should a trade open that position
 --            while this runs, the upsert makes the snapshot's numbers win, as the later word.
@@ -22,6 +23,7 @@ closed AS (
     WHERE p.user_id = $1::bigint AND p.status = 'ACTIVE'
       AND NOT EXISTS (SELECT FROM holding AS h
                       WHERE h.market_id = p.market_id AND h.outcome = p.outcome)
+      AND NOT EXISTS (SELECT FROM market AS m WHERE m.id = p.market_id AND m.resolved)
     RETURNING p.id
 ),
 updated AS (

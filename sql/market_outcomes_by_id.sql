@@ -1,3 +1,4 @@
--- updateMarketPrices: the outcomes of each market whose id is in $1, to judge each update's
--- price count before anything is written; unknown ids have no row.
-SELECT id, outcomes FROM market WHERE id = ANY($1::text[])
+-- updateMarketPrices: the outcomes of each market whose id is in $1, and whether it resolved, to
+-- judge each update before anything is written (a resolved market's prices are final); unknown
+-- ids have no row.
+SELECT id, outcomes, resolved FROM market WHERE id = ANY($1::text[])

@@ -27,7 +27,9 @@ fired AS (
     JOIN market AS m ON m.id = p.market_id
     CROSS JOIN LATERAL
         (SELECT m.outcome_prices[array_position(m.outcomes, p.outcome)] AS price) AS o
-    WHERE o.price >= p.take_profit_price OR o.price <= p.stop_loss_price
+    -- No level fires in a resolved market (resolveMarkets cleared them; this holds whatever
+    -- set one since).
+    WHERE (o.price >= p.take_profit_price OR o.price <= p.stop_loss_price) AND NOT m.resolved
     ORDER BY p.id
     FOR UPDATE OF p
 ),

@@ -50,7 +50,7 @@ async def set_tp_sl(
         return updated
     async with write_transaction(database, cache) as (tx, changed):
         row = await tx.fetchrow(sql.POSITION_FOR_UPDATE, key)
-        if row is None or row["status"] != "ACTIVE":
+        if row is None or row["status"] != "ACTIVE" or row["market_resolved"]:
             _refuse(position_id, key, row)
         if isinstance(take_profit_price, UnsetType) and isinstance(stop_loss_price, UnsetType):
             return row  # nothing to change; the position as it is
@@ -60,7 +60,7 @@ async def set_tp_sl(
         sent = "takeProfitPrice" if isinstance(stop_loss_price, UnsetType) else "stopLossPrice"
         _check_order(take_profit, stop_loss, field=sent)
         updated = await tx.fetchrow(sql.SET_LEVELS, key, take_profit, stop_loss)
-        assert updated is not None  # the row is locked and ACTIVE: it is still there
+        assert updated is not None  # the row and its market are locked: nothing moved
         changed.update(user_scopes(row["user_id"], key, closed=False))
     return updated
 
@@ -75,9 +75,16 @@ def _check_order(take_profit: Decimal | None, stop_loss: Decimal | None, *, fiel
 
 
 def _refuse(position_id: str, key: int, row: asyncpg.Record | None) -> NoReturn:
-    """Why no level can be set: the position is unknown, or no longer ACTIVE."""
+    """Why no level can be set: the position is unknown, no longer ACTIVE, or its market
+    resolved (its levels could never fire)."""
     if row is None:
         raise _unknown(position_id)
+    if row["status"] == "ACTIVE" and row["market_resolved"]:
+        raise BadUserInput(
+            f"positionId: position {key} is in market {row['market_id']!r}, which is resolved; "
+            "its levels can no longer be set (redeemPositions settles it).",
+            field="positionId",
+        )
     raise BadUserInput(
         f"positionId: position {key} is {row['status']}; levels can only be set on an "
         "ACTIVE position.",

@@ -92,12 +92,15 @@ async def update_market_prices(
         ids = sorted({u.market_id for u in updates if "\x00" not in u.market_id})
         rows = await tx.fetch(sql.MARKET_OUTCOMES_BY_ID, ids)
         outcomes_of: dict[str, list[str]] = {row["id"]: row["outcomes"] for row in rows}
+        resolved = {row["id"] for row in rows if row["resolved"]}
         rejected: list[Rejected] = []
         latest: dict[str, list[Decimal]] = {}
         applied = 0
         for index, update in enumerate(updates):
             try:
-                prices = _checked(index, update, outcomes_of.get(update.market_id))
+                prices = _checked(
+                    index, update, outcomes_of.get(update.market_id), update.market_id in resolved
+                )
             except BadUserInput as error:
                 rejected.append(Rejected(update.market_id, error.message))
                 continue
@@ -111,12 +114,19 @@ async def update_market_prices(
     return PriceUpdateResult(applied, rejected, triggered, sorted(latest))
 
 
-def _checked(index: int, update: PriceUpdate, outcomes: list[str] | None) -> list[Decimal]:
+def _checked(
+    index: int, update: PriceUpdate, outcomes: list[str] | None, resolved: bool
+) -> list[Decimal]:
     """The update's prices at the stored scale, or BadUserInput with the reason to report."""
     field = f"updates[{index}]"
     if outcomes is None:
         raise BadUserInput(
             f"{field}.marketId: {update.market_id!r} is not a known market.",
+            field=f"{field}.marketId",
+        )
+    if resolved:
+        raise BadUserInput(
+            f"{field}.marketId: market {update.market_id!r} is resolved; its prices are final.",
             field=f"{field}.marketId",
         )
     if len(update.outcome_prices) != len(outcomes):

@@ -3,7 +3,9 @@
 Every entry is checked before the transaction opens (a duplicate token, negative shares or a
 bad price refuses the whole sync, known token or not). Then three statements whatever the
 snapshot's size: lock the user, map every token id to its market and outcome, and apply the
-snapshot with one set-based statement that opens, updates and closes.
+snapshot with one set-based statement that opens, updates and closes. Positions in resolved
+markets are left alone: their tokens are neither applied nor skipped, and their positions do
+not close when the snapshot lacks them (redeemPositions settles them).
 """
 
 from __future__ import annotations
@@ -49,9 +51,18 @@ async def sync_positions(
         rows = await tx.fetch(sql.OUTCOMES_BY_TOKEN, [h.token_id for h in holdings])
         # A token held by two markets would be bad data; the first market by id wins.
         outcome_of: dict[str, tuple[str, str]] = {}
+        settled: set[str] = set()
         for row in sorted(rows, key=lambda r: r["market_id"]):
-            outcome_of.setdefault(row["token_id"], (row["market_id"], row["outcome"]))
-        skipped = [h.token_id for h in holdings if h.token_id not in outcome_of]
+            if row["token_id"] not in outcome_of and row["token_id"] not in settled:
+                if row["resolved"]:
+                    settled.add(row["token_id"])
+                else:
+                    outcome_of[row["token_id"]] = (row["market_id"], row["outcome"])
+        skipped = [
+            h.token_id
+            for h in holdings
+            if h.token_id not in outcome_of and h.token_id not in settled
+        ]
         kept = _kept(holdings, outcome_of)
         changed = await tx.fetchrow(
             sql.APPLY_POSITION_SNAPSHOT,

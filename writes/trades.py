@@ -5,7 +5,9 @@ exist and the outcome is spelled as the market spells it; it always returns what
 an unknown user or market is NOT_FOUND and nothing was written. BUY upserts on the partial
 unique index of ACTIVE positions; SELL is an UPDATE guarded by `shares >= sold`, so concurrent
 sells cannot take more than was held. An outcome sent in another case ("yes" for "Yes") costs a
-second statement with the market's spelling; a refused SELL one more, to say why.
+second statement with the market's spelling; a refused SELL one more, to say why. The same
+statement writes the trade (trade history), so a refused trade writes none; a resolved market
+takes no trade at all.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import NoReturn
 import asyncpg
 
 import sql
+from cache.keys import trades_scope
 from cache.store import CacheStore
 from errors import BadUserInput, NotFound
 from sql.database import Database
@@ -46,12 +49,19 @@ async def record_trade(
             raise NotFound(f"telegramId: no user has Telegram id {key}.", field="telegramId")
         if row["market_outcomes"] is None:
             raise NotFound(f"marketId: no market has id {market_id!r}.", field="marketId")
+        if row["market_resolved"]:
+            raise BadUserInput(
+                f"marketId: market {market_id!r} is resolved; it takes no more trades "
+                "(redeemPositions settles its positions).",
+                field="marketId",
+            )
         spelled = _market_spelling(outcome, row["market_outcomes"])
         if row["id"] is None and spelled != outcome:
             row = await trade(tx, key, market_id, spelled, shares, price)
         if row["id"] is None:
             await _sell_refused(tx, row["trader_id"], market_id, spelled, shares)
         changed.update(user_scopes(row["trader_id"], row["id"], closed=row["status"] == "CLOSED"))
+        changed.add(trades_scope(row["trader_id"]))
     return row
 
 

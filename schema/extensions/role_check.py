@@ -23,13 +23,18 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 
-BOT_MUTATIONS = frozenset({"upsertUser", "recordTrade", "setTpSl", "syncPositions"})
+BOT_MUTATIONS = frozenset(
+    {"upsertUser", "recordTrade", "setTpSl", "syncPositions", "redeemPositions"}
+)
 
 # Root fields each role may select; None: every field of that operation type.
 ROLE_FIELDS: dict[str, dict[str, frozenset[str] | None]] = {
     "admin": {"query": None, "mutation": None},
     "bot": {"query": None, "mutation": BOT_MUTATIONS},
-    "ingest": {"query": frozenset(), "mutation": frozenset({"updateMarketPrices"})},
+    "ingest": {
+        "query": frozenset(),
+        "mutation": frozenset({"updateMarketPrices", "resolveMarkets"}),
+    },
 }
 
 
