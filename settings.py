@@ -58,6 +58,9 @@ class Settings:
     ttl_markets: float = 300
     ttl_market_lists: float = 300
     ttl_users: float = 3600
+    # The smart-wallet feed, the leaderboard and wallets by address: retired by every wallet
+    # write; this bounds what changed elsewhere (the old system kept them 5 min and 1 hour).
+    ttl_wallets: float = 300
     # Bytes of cache entries kept decoded in each process, so a warm read of the same bytes
     # does not decode them again (cache/decoded.py); their values take about three times as
     # much. 0: none kept.
@@ -147,6 +150,7 @@ class Settings:
             ttl_markets=_seconds(env, "CACHE_TTL_MARKETS", cls.ttl_markets),
             ttl_market_lists=_seconds(env, "CACHE_TTL_MARKET_LISTS", cls.ttl_market_lists),
             ttl_users=_seconds(env, "CACHE_TTL_USERS", cls.ttl_users),
+            ttl_wallets=_seconds(env, "CACHE_TTL_WALLETS", cls.ttl_wallets),
             cache_decoded_bytes=_int(env, "CACHE_DECODED_BYTES", cls.cache_decoded_bytes),
             warm_markets=_int(env, "CACHE_WARM_MARKETS", cls.warm_markets),
             refresh_markets=_bool(env, "CACHE_REFRESH_MARKETS", cls.refresh_markets),

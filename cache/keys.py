@@ -21,7 +21,7 @@ from typing import Literal
 
 BUCKETS = 16
 
-Family = Literal["market", "user", "telegram", "position"]
+Family = Literal["market", "user", "telegram", "position", "wallet"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,13 @@ def positions_scope(user_id: int, status: str) -> Scope:
     """One of a user's position lists: ACTIVE, CLOSED, or ALL of them. Apart, so that a write
     retires only the lists it changed (a buy leaves the history of CLOSED positions cached)."""
     return Scope("user", f"{user_id}:{status}")
+
+
+# The watched wallets' shared reads, one scope each for every process: the feed of smart trades
+# (retired by a recorded wallet trade and by new statistics, since the feed filters on the
+# current win rate) and the statistics (the leaderboard and each wallet; new statistics).
+WALLET_FEED = Scope("wallet", "feed")
+WALLET_STATS = Scope("wallet", "stats")
 
 
 def bucket(text: str) -> int:

@@ -18,13 +18,13 @@ from typing import Any, Generic, Literal, TypeVar
 
 import sql
 from cache.codec import encode
-from cache.keys import Family, positions_scope, trades_scope
+from cache.keys import WALLET_FEED, WALLET_STATS, Family, positions_scope, trades_scope
 from sql.database import Database, Row
 
 K = TypeVar("K", bound=Hashable)
 
 # The TTL classes of CacheStore.ttls (settings: CACHE_TTL_*).
-TtlClass = Literal["prices", "positions", "markets", "market_lists", "users"]
+TtlClass = Literal["prices", "positions", "markets", "market_lists", "users", "wallets"]
 
 
 @dataclass(frozen=True)
@@ -159,4 +159,62 @@ USER_TRADES: Kind[TradePage] = Kind(
     many=True,
     family="user",
     scope_of=lambda page: trades_scope(page.user_id).id,
+)
+
+
+@dataclass(frozen=True)
+class SmartTradesPage:
+    """Feed trades after (after_executed_at, after_id) passing the filters; None: from the top.
+    The filters are canonical (no trailing zeros), so "300" and "300.00" share an entry."""
+
+    after_executed_at: datetime | None
+    after_id: str | None
+    min_value: Decimal
+    min_win_rate: Decimal
+    limit: int
+
+
+# A leaderboard page: (statistic, "SMARTSCORE" | "WIN_RATE" | "REALIZED_PNL"; how many).
+LeaderboardKey = tuple[str, int]
+
+# The feed is shared by every user and changes with any wallet trade or new statistics: one
+# scope for all its pages, which both wallet writes retire (their TTL only bounds memory).
+SMART_TRADES: Kind[SmartTradesPage] = Kind(
+    "smart_trades",
+    sql.SMART_TRADES,
+    "wallets",
+    # A trade id is the tracker's text: a digest keeps the key short and free of separators.
+    name_of=lambda page: hashlib.sha256(
+        f"{page.after_executed_at and page.after_executed_at.isoformat()}|{page.min_value}|"
+        f"{page.min_win_rate}|{page.limit}|{page.after_id}".encode()
+    ).hexdigest()[:32],
+    arguments=lambda pages: (
+        [page.after_executed_at for page in pages],
+        [page.after_id for page in pages],
+        [page.min_value for page in pages],
+        [page.min_win_rate for page in pages],
+        [page.limit for page in pages],
+    ),
+    many=True,
+    family=WALLET_FEED.family,
+    scope_of=lambda _: WALLET_FEED.id,
+)
+# Leaderboard pages carry their wallets' statistics (one statement, and a page always agrees
+# with the order it shows); they and the wallets by address change only with new statistics.
+LEADERBOARD: Kind[LeaderboardKey] = Kind(
+    "leaderboard",
+    sql.LEADERBOARD,
+    "wallets",
+    name_of=lambda key: f"{key[0]}:{key[1]}",
+    arguments=lambda keys: ([by for by, _ in keys], [limit for _, limit in keys]),
+    many=True,
+    family=WALLET_STATS.family,
+    scope_of=lambda _: WALLET_STATS.id,
+)
+WALLET: Kind[str] = Kind(
+    "wallet",
+    sql.WALLETS_BY_ADDRESS,
+    "wallets",
+    family=WALLET_STATS.family,
+    scope_of=lambda _: WALLET_STATS.id,
 )

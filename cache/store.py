@@ -315,4 +315,5 @@ def ttls(settings: Settings) -> dict[str, float]:
         "markets": settings.ttl_markets,
         "market_lists": settings.ttl_market_lists,
         "users": settings.ttl_users,
+        "wallets": settings.ttl_wallets,
     }

@@ -8,8 +8,10 @@ from cache.read_through import CacheSession
 from loaders.market_lists import SearchLoader, TrendingLoader
 from loaders.markets import MarketIdByConditionLoader, MarketIdByTokenLoader, MarketLoader
 from loaders.positions import PositionLoader, UserPositionsLoader
+from loaders.smart_trades import SmartTradesLoader
 from loaders.trades import UserTradesLoader
 from loaders.users import UserLoader
+from loaders.wallets import LeaderboardLoader, WalletLoader
 from sql.database import Database
 
 
@@ -59,3 +61,15 @@ class Loaders:
     @cached_property
     def user_trades(self) -> UserTradesLoader:
         return UserTradesLoader(self.database, self.session, self.market)
+
+    @cached_property
+    def wallet(self) -> WalletLoader:
+        return WalletLoader(self.database, self.session)
+
+    @cached_property
+    def leaderboard(self) -> LeaderboardLoader:
+        return LeaderboardLoader(self.database, self.session)
+
+    @cached_property
+    def smart_trades(self) -> SmartTradesLoader:
+        return SmartTradesLoader(self.database, self.session, self.wallet, self.market)

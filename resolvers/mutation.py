@@ -19,21 +19,27 @@ from schema.inputs import (
     PositionSnapshotInput,
     RecordTradeInput,
     UpsertUserInput,
+    WalletStatsInput,
+    WalletTradeInput,
 )
 from schema.payloads import (
     RecordTradePayload,
+    RecordWalletTradesPayload,
     RedeemPositionsPayload,
     RejectedPriceUpdate,
     RejectedResolution,
+    RejectedWalletTrade,
     ResolveMarketsPayload,
     SyncPositionsPayload,
     TriggeredLevel,
     UpdateMarketPricesPayload,
+    UpdateWalletStatsPayload,
 )
 from schema.position import Position, position_from_row
 from schema.user import User, user_from_row
 from writes import levels, prices, redemptions, sync, trades, users
 from writes import resolutions as resolutions_
+from writes import wallets as writes_wallets
 from writes.triggers import TriggerStream
 
 
@@ -155,3 +161,41 @@ async def redeem_positions(
     return RedeemPositionsPayload(
         payout=result.payout, positions=[position_from_row(row) for row in result.positions]
     )
+
+
+async def record_wallet_trades(
+    info: Info, trades: list[WalletTradeInput]
+) -> RecordWalletTradesPayload:
+    check_list_size("trades", len(trades), info.context.settings.max_list_items)
+    result = await writes_wallets.record_wallet_trades(
+        info.context.database,
+        info.context.cache.store,
+        [
+            writes_wallets.WalletTrade(
+                t.id, t.wallet, t.token_id, t.side.value, t.shares, t.price, t.executed_at
+            )
+            for t in trades
+        ],
+    )
+    return RecordWalletTradesPayload(
+        recorded=result.recorded,
+        duplicates=result.duplicates,
+        rejected=[RejectedWalletTrade(id=r.id, reason=r.reason) for r in result.rejected],
+    )
+
+
+async def update_wallet_stats(
+    info: Info, wallets: list[WalletStatsInput]
+) -> UpdateWalletStatsPayload:
+    check_list_size("wallets", len(wallets), info.context.settings.max_list_items)
+    updated = await writes_wallets.update_wallet_stats(
+        info.context.database,
+        info.context.cache.store,
+        [
+            writes_wallets.WalletStats(
+                w.address, w.smartscore, w.win_rate, w.markets_traded, w.realized_pnl
+            )
+            for w in wallets
+        ],
+    )
+    return UpdateWalletStatsPayload(updated=updated)

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from decimal import Context, Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from cache.kinds import TrendingPage
+from cache.kinds import SmartTradesPage, TrendingPage
 from context import Info
-from domain.cursors import decode_cursor, encode_cursor
+from domain.cursors import decode_cursor, decode_feed_cursor, encode_cursor, encode_feed_cursor
 from domain.identifiers import parse_bigint_id
 from errors import BadUserInput, check_list_size
 from schema.connection import MarketConnection, MarketEdge, PageInfo
+from schema.enums import LeaderboardOrder
+from schema.smart_trade import SmartTradeConnection, SmartTradeEdge
+from writes.checks import decimal_places
 
 if TYPE_CHECKING:
     from schema.market import Market
     from schema.position import Position
     from schema.user import User
+    from schema.wallet import LeaderboardEntry
 
 TRENDING_MAX = 100
 SEARCH_MAX = 50
@@ -86,3 +91,79 @@ async def _markets(info: Info, ids: list[str]) -> list[Market]:
 def _check_first(field: str, first: int, most: int) -> None:
     if not 1 <= first <= most:
         raise BadUserInput(f"{field}: {first} is out of range; expected 1 to {most}.", field=field)
+
+
+SMART_TRADES_MAX = 100
+LEADERBOARD_MAX = 100
+# The old bot's feed: buys of at least $300 by wallets winning at least 55% of their markets.
+SMART_TRADES_MIN_VALUE = Decimal(300)
+SMART_TRADES_MIN_WIN_RATE = Decimal("0.55")
+# A filter's bounds: what a NUMERIC(38,18) holds (anything beyond filters nothing more).
+FILTER_DECIMALS = 18
+FILTER_LIMIT = Decimal(10) ** 20
+
+
+async def smart_trades(
+    info: Info,
+    first: int,
+    after: str | None = None,
+    min_value: Annotated[
+        Decimal | None,
+        strawberry.argument(
+            description="Default 300 (also when null): shares x price at least this."
+        ),
+    ] = None,
+    min_win_rate: Annotated[
+        Decimal | None,
+        strawberry.argument(
+            description="Default 0.55 (also when null): the wallet's current winRate."
+        ),
+    ] = None,
+) -> SmartTradeConnection:
+    _check_first("first", first, SMART_TRADES_MAX)
+    secret = info.context.settings.cursor_secret
+    after_at, after_id = decode_feed_cursor(after, secret) if after is not None else (None, None)
+    page = SmartTradesPage(
+        after_at,
+        after_id,
+        _filter("minValue", min_value, SMART_TRADES_MIN_VALUE),
+        _filter("minWinRate", min_win_rate, SMART_TRADES_MIN_WIN_RATE),
+        # One more than asked tells whether a next page exists without a count query.
+        first + 1,
+    )
+    trades = await info.context.loaders.smart_trades.load(page)
+    edges = [
+        SmartTradeEdge(cursor=encode_feed_cursor(t.executed_at, t.id, secret), node=t)
+        for t in trades[:first]
+    ]
+    return SmartTradeConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(trades) > first,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
+
+
+async def leaderboard(info: Info, by: LeaderboardOrder, first: int) -> list[LeaderboardEntry]:
+    _check_first("first", first, LEADERBOARD_MAX)
+    return await info.context.loaders.leaderboard.load((by.value, first))
+
+
+def _filter(field: str, value: Decimal | None, default: Decimal) -> Decimal:
+    """The filter's value, its default for null, in one spelling ("300.0" is "300": one entry)."""
+    if value is None:
+        return default
+    if (
+        not value.is_finite()
+        or abs(value) >= FILTER_LIMIT
+        or decimal_places(value) > FILTER_DECIMALS
+    ):
+        raise BadUserInput(
+            f"{field}: {value} is not a usable filter; expected a number below 10^20 with at "
+            f"most {FILTER_DECIMALS} decimals.",
+            field=field,
+        )
+    # Wide enough never to round: normalize() in the default context keeps 28 digits only.
+    canonical = value.normalize(Context(prec=2 * FILTER_DECIMALS + 20))
+    return canonical if canonical else Decimal(0)  # -0 and 0E-5 are 0

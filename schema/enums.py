@@ -30,3 +30,10 @@ class TradeKind(enum.Enum):
     BUY = "BUY"
     SELL = "SELL"
     REDEEM = "REDEEM"
+
+
+@strawberry.enum(description="The statistic the leaderboard orders watched wallets by.")
+class LeaderboardOrder(enum.Enum):
+    REALIZED_PNL = "REALIZED_PNL"
+    SMARTSCORE = "SMARTSCORE"
+    WIN_RATE = "WIN_RATE"

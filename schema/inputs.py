@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import strawberry
@@ -43,3 +44,23 @@ class MarketPriceInput:
 class MarketResolutionInput:
     market_id: strawberry.ID
     winning_outcome: str = strawberry.field(description="Matched case-insensitively.")
+
+
+@strawberry.input
+class WalletTradeInput:
+    id: str = strawberry.field(description="The tracker's id; a trade sent again is a duplicate.")
+    wallet: str
+    token_id: str
+    side: TradeSide
+    shares: Decimal
+    price: Decimal
+    executed_at: datetime
+
+
+@strawberry.input
+class WalletStatsInput:
+    address: str
+    smartscore: Decimal
+    win_rate: Decimal
+    markets_traded: int
+    realized_pnl: Decimal

@@ -52,6 +52,12 @@ class RejectedResolution:
 
 
 @strawberry.type
+class RejectedWalletTrade:
+    id: str
+    reason: str
+
+
+@strawberry.type
 class ResolveMarketsPayload:
     resolved: int = strawberry.field(
         description="Markets resolved by this call (a repeated resolution is not counted)."
@@ -63,3 +69,15 @@ class ResolveMarketsPayload:
 class RedeemPositionsPayload:
     payout: Decimal = strawberry.field(description="Sum of shares x payout price.")
     positions: list[Position] = strawberry.field(description="In the order given.")
+
+
+@strawberry.type
+class RecordWalletTradesPayload:
+    recorded: int
+    duplicates: int = strawberry.field(description="Entries whose id was already stored.")
+    rejected: list[RejectedWalletTrade]
+
+
+@strawberry.type
+class UpdateWalletStatsPayload:
+    updated: int = strawberry.field(description="The entries of the call, repeats included.")

@@ -24,14 +24,18 @@ from schema.extensions.role_check import RoleCheck
 from schema.market import Market
 from schema.payloads import (
     RecordTradePayload,
+    RecordWalletTradesPayload,
     RedeemPositionsPayload,
     ResolveMarketsPayload,
     SyncPositionsPayload,
     UpdateMarketPricesPayload,
+    UpdateWalletStatsPayload,
 )
 from schema.position import Position
 from schema.scalars import DecimalScalar
+from schema.smart_trade import SmartTradeConnection
 from schema.user import User
+from schema.wallet import LeaderboardEntry
 from settings import Settings
 
 
@@ -59,6 +63,16 @@ class Query:
         description="Titles holding more of the text's words first, then higher volume. "
         "first: 1 to 50.",
     )
+    smart_trades: SmartTradeConnection = strawberry.field(
+        resolver=query.smart_trades,
+        description="BUY trades of watched wallets passing the filters, newest first, ties by "
+        "id. first: 1 to 100.",
+    )
+    leaderboard: list[LeaderboardEntry] = strawberry.field(
+        resolver=query.leaderboard,
+        description="Watched wallets by the statistic, highest first, ties by address. "
+        "first: 1 to 100.",
+    )
 
 
 @strawberry.type
@@ -76,6 +90,12 @@ class Mutation:
     )
     redeem_positions: RedeemPositionsPayload = strawberry.field(
         resolver=mutation.redeem_positions, description="All or nothing."
+    )
+    record_wallet_trades: RecordWalletTradesPayload = strawberry.field(
+        resolver=mutation.record_wallet_trades
+    )
+    update_wallet_stats: UpdateWalletStatsPayload = strawberry.field(
+        resolver=mutation.update_wallet_stats
     )
 
 

@@ -1,4 +1,4 @@
-"""Fills the database with the snapshot's markets and generated users and positions.
+"""Fills the database: the snapshot's markets, generated users and positions, watched wallets.
 
 One transaction on the caller's connection: TRUNCATE ... RESTART IDENTITY, then one COPY per
 table. Identities restart and rows are copied in a fixed order, and every timestamp comes from
@@ -18,7 +18,7 @@ import random
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,14 +26,16 @@ import asyncpg
 
 from seed.generate import SeedPosition, generate_positions, generate_users
 from seed.snapshot import read_snapshot
+from seed.wallets import read_wallets
 from settings import ROOT
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SNAPSHOT = ROOT / "data" / "polymarket-markets-2025-09-25.json"
+DEFAULT_WALLETS = ROOT / "data" / "polymarket-smart-wallets.csv"
 
 # CASCADE: a later table that references these (a watchlist, say) is emptied with them.
-TRUNCATE = "TRUNCATE position, app_user, market RESTART IDENTITY CASCADE"
+TRUNCATE = "TRUNCATE position, app_user, market, wallet RESTART IDENTITY CASCADE"
 USER_IDS = "SELECT telegram_id, id FROM app_user"
 FOREIGN_KEYS = """
 SELECT conname AS name, pg_get_constraintdef(oid) AS definition
@@ -60,6 +62,7 @@ MARKET_COLUMNS = (
     "updated_at",
 )
 USER_COLUMNS = ("telegram_id", "username", "polygon_address", "created_at", "updated_at")
+WALLET_COLUMNS = ("address", "smartscore", "win_rate", "markets_traded", "realized_pnl")
 POSITION_COLUMNS = (
     "user_id",
     "market_id",
@@ -88,6 +91,9 @@ class SeedReport:
     skipped: list[tuple[str, str]]
     users: int
     positions: PositionCounts
+    # Watched wallets loaded (no wallet trades are), and (CSV line, reason) for rows left out.
+    wallets: int = 0
+    skipped_wallets: list[tuple[int, str]] = field(default_factory=list)
 
 
 async def seed_database(
@@ -96,9 +102,12 @@ async def seed_database(
     users: int,
     seed: int,
     snapshot: Path = DEFAULT_SNAPSHOT,
+    wallets: Path = DEFAULT_WALLETS,
 ) -> SeedReport:
-    """Replace every market, user and position with the snapshot and `users` generated users."""
+    """Replace every market, user and position with the snapshot and `users` generated users,
+    and the watched wallets with the CSV's (their trades with none)."""
     parsed = read_snapshot(snapshot)
+    seed_wallets, skipped_wallets = read_wallets(wallets)
     rng = random.Random(seed)
     seed_users = generate_users(users, rng)
     # Drawn lazily, during their COPY: PostgreSQL stores and indexes the first rows while Python
@@ -139,6 +148,14 @@ async def seed_database(
                 for u in seed_users
             ],
         )
+        await connection.copy_records_to_table(
+            "wallet",
+            columns=WALLET_COLUMNS,
+            records=[
+                (w.address, w.smartscore, w.win_rate, w.markets_traded, w.realized_pnl)
+                for w in seed_wallets
+            ],
+        )
         user_ids = {row["telegram_id"]: row["id"] for row in await connection.fetch(USER_IDS)}
         async with _foreign_keys_dropped(connection, "position"):
             await connection.copy_records_to_table(
@@ -168,14 +185,18 @@ async def seed_database(
         skipped=parsed.skipped,
         users=len(seed_users),
         positions=PositionCounts(active=statuses["ACTIVE"], closed=statuses["CLOSED"]),
+        wallets=len(seed_wallets),
+        skipped_wallets=skipped_wallets,
     )
     log.info(
-        "Seeded %d markets (%d skipped), %d users, %d active and %d closed positions",
+        "Seeded %d markets (%d skipped), %d users, %d active and %d closed positions, "
+        "%d watched wallets",
         report.markets,
         len(report.skipped),
         report.users,
         report.positions.active,
         report.positions.closed,
+        report.wallets,
     )
     return report
 

@@ -52,3 +52,12 @@ RESOLVE_MARKETS: Final = _read("resolve_markets.sql")
 TRADES_BY_USER: Final = _read("trades_by_user.sql")
 POSITIONS_FOR_REDEMPTION: Final = _read("positions_for_redemption.sql")
 REDEEM_POSITIONS: Final = _read("redeem_positions.sql")
+
+# Watched wallets: the smart-wallet feed and the leaderboard (cache/kinds.py), and their writes
+# (writes/wallets.py).
+SMART_TRADES: Final = _read("smart_trades.sql")
+LEADERBOARD: Final = _read("leaderboard.sql")
+WALLETS_BY_ADDRESS: Final = _read("wallets_by_address.sql")
+WALLET_TRADE_FACTS: Final = _read("wallet_trade_facts.sql")
+INSERT_WALLET_TRADES: Final = _read("insert_wallet_trades.sql")
+UPSERT_WALLET_STATS: Final = _read("upsert_wallet_stats.sql")

@@ -9,7 +9,7 @@ and never through `normalize()`, which would round a value longer than the conte
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from domain.identifiers import BIGINT_MAX, parse_bigint_id
 from errors import BadUserInput
@@ -115,3 +115,44 @@ def _fitted(field: str, value: Decimal, most: int) -> Decimal:
             field=field,
         )
     return value.copy_abs().quantize(Decimal(1).scaleb(-most))
+
+
+# A watched wallet's statistics: NUMERIC(38,18) (win rate NUMERIC(19,18), in [0, 1]).
+STATISTIC_DECIMALS = 18
+STATISTIC_LIMIT = Decimal(10) ** 20
+_WALLET_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def check_wallet_address(field: str, value: str) -> str:
+    """A wallet address, lowercased: addresses compare case-insensitively, stored one way."""
+    if not _WALLET_ADDRESS.fullmatch(value):
+        raise BadUserInput(
+            f"{field}: {value!r} is not a wallet address; expected 0x and 40 hex digits.",
+            field=field,
+        )
+    return value.lower()
+
+
+def check_statistic(
+    field: str, value: Decimal, *, low: Decimal | None = None, high: Decimal | None = None
+) -> Decimal:
+    """A wallet statistic: finite, below 10^20 in size, at most 18 decimals, within [low, high]
+    when given; any sign otherwise (a realized P&L may be a loss)."""
+    expected = (
+        f"expected a number from {low} to {high}"
+        if low is not None and high is not None
+        else "expected a number below 10^20 in size"
+    )
+    _check_finite(field, value, expected)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise BadUserInput(f"{field}: {value} is out of range; {expected}.", field=field)
+    if abs(value) >= STATISTIC_LIMIT:
+        raise BadUserInput(f"{field}: {value} is too large; {expected}.", field=field)
+    places = decimal_places(value)
+    if places > STATISTIC_DECIMALS:
+        raise BadUserInput(
+            f"{field}: {value} has {places} decimal places; expected at most {STATISTIC_DECIMALS}.",
+            field=field,
+        )
+    # Wide enough never to round (38 digits); the scale of the column, as _fitted does.
+    return value.quantize(Decimal(1).scaleb(-STATISTIC_DECIMALS), context=Context(prec=60))

@@ -26,15 +26,16 @@ from strawberry.types import ExecutionResult
 BOT_MUTATIONS = frozenset(
     {"upsertUser", "recordTrade", "setTpSl", "syncPositions", "redeemPositions"}
 )
+# The price workers' and the wallet tracker's writes.
+INGEST_MUTATIONS = frozenset(
+    {"updateMarketPrices", "resolveMarkets", "recordWalletTrades", "updateWalletStats"}
+)
 
 # Root fields each role may select; None: every field of that operation type.
 ROLE_FIELDS: dict[str, dict[str, frozenset[str] | None]] = {
     "admin": {"query": None, "mutation": None},
     "bot": {"query": None, "mutation": BOT_MUTATIONS},
-    "ingest": {
-        "query": frozenset(),
-        "mutation": frozenset({"updateMarketPrices", "resolveMarkets"}),
-    },
+    "ingest": {"query": frozenset(), "mutation": INGEST_MUTATIONS},
 }
 
 
