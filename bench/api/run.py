@@ -165,6 +165,10 @@ How to read the tables:
 - **PostGraphile**: `postgraphile` 4.14.1 on the same database (`--disable-query-log`, pool of
   10 as the service's), answering the same data through its generated schema, with the derived
   values as computed columns (`bench/api/data.py`, `bench/api/documents.py`).
+- **issue 12's screens** (Claimable, TradeHistory, SmartTrades, Leaderboard): resolved markets,
+  settled users' positions and trades, and wallet trades put in the database by SQL before any
+  system starts (`bench/api/data.py`); the old design keeps the feed 5 minutes and the
+  leaderboard 1 hour and queries each smart trade's market by its token.
 """
 
 
