@@ -140,3 +140,78 @@ async def test_each_lookup_costs_one_statement_per_loader_cold_and_none_warm(
     # Two loaders each: the map, list or position, then the markets (cache first).
     want = expected(2, 4, 2, answer_cache)
     assert {"cold": (cold.sql, cold.redis), "warm": (warm.sql, warm.redis)} == want
+
+
+# Settlement and trade history: Claimable reads what Portfolio reads (the user, the ACTIVE
+# list, its markets), TradeHistory the user, one page of trades and its markets.
+
+
+async def insert_resolved_holdings(db: asyncpg.Connection, user_id: int, count: int) -> list[str]:
+    """`count` ACTIVE positions of the user, each in a resolved market of its own (half won),
+    resolved a minute apart; and a trade per position. The markets' ids, to remove them."""
+    prefix = f"test-settled-{user_id}-"
+    await db.execute(
+        """
+        INSERT INTO market (id, title, slug, condition_id, outcomes, outcome_prices,
+                            clob_token_ids, active, resolved, winning_outcome, resolved_at)
+        SELECT $1 || n, 'Settled ' || n, 'settled-' || n,
+               '0x' || lpad(to_hex($2::bigint), 32, '0') || lpad(to_hex(n), 32, '0'),
+               ARRAY['Yes', 'No'], ARRAY[1, 0]::numeric(13, 12)[],
+               ARRAY[$1 || n || '-yes', $1 || n || '-no'], false, true, 'Yes',
+               now() - make_interval(mins => n)
+        FROM generate_series(1, $3) AS n
+        """,
+        prefix,
+        user_id,
+        count,
+    )
+    await db.execute(
+        """
+        WITH opened AS (
+            INSERT INTO position (user_id, market_id, outcome, shares, entry_price)
+            SELECT $1, $2 || n, CASE WHEN n % 2 = 0 THEN 'Yes' ELSE 'No' END, n, 0.5
+            FROM generate_series(1, $3) AS n
+            RETURNING id, market_id, outcome, shares
+        )
+        INSERT INTO trade (user_id, market_id, position_id, kind, outcome, shares, price)
+        SELECT $1, market_id, id, 'BUY', outcome, shares, 0.5 FROM opened
+        """,
+        user_id,
+        prefix,
+        count,
+    )
+    return [f"{prefix}{n}" for n in range(1, count + 1)]
+
+
+@pytest.mark.parametrize("operation", ["Claimable", "TradeHistory"])
+async def test_claimable_and_trade_history_cost_the_same_for_1_and_1000_rows(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    answer_cache: bool,
+    operation: str,
+) -> None:
+    costs = {}
+    made: list[str] = []
+    try:
+        for count in (1, 1000):
+            telegram_id = new_telegram_id()
+            made += await insert_resolved_holdings(db, await insert_user(db, telegram_id), count)
+            variables: dict[str, Any] = {"telegramId": telegram_id}
+            if operation == "TradeHistory":
+                variables["first"] = 100
+            fresh = settings.replace(cache_prefix=unique_prefix(), answer_cache=answer_cache)
+            async with serving(fresh) as http:
+                cold, warm = await cold_then_warm(GraphQLClient(http), operation, variables)
+            if operation == "Claimable":
+                assert cold.data["user"]["claimable"]["positionCount"] == count
+            else:
+                assert len(cold.data["user"]["trades"]["edges"]) == min(count, 100)
+            costs[count] = {"cold": (cold.sql, cold.redis), "warm": (warm.sql, warm.redis)}
+    finally:
+        await db.execute("DELETE FROM position WHERE market_id = ANY($1::text[])", made)
+        await db.execute("DELETE FROM market WHERE id = ANY($1::text[])", made)
+    # One statement per loader cold (user, the list or page, its markets), none warm.
+    want = expected(3, 6, 3, answer_cache)
+    assert all(cost == want for cost in costs.values()), costs

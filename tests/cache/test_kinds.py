@@ -22,6 +22,7 @@ from cache.read_through import CacheSession
 from cache.store import connect
 from schema.market import market_from_row
 from schema.position import position_from_row
+from schema.trade import trade_from_row
 from schema.user import user_from_row
 from settings import Settings
 from sql.database import Database
@@ -65,7 +66,30 @@ async def keys_of_every_kind(db: asyncpg.Connection, telegram_id: str) -> dict[s
         "user": [int(telegram_id)],
         "position": [p["id"] for p in positions],
         "user_positions": [(user_id, "ACTIVE"), (user_id, None), (user_id, "CLOSED")],
+        "user_trades": await trade_pages(db, user_id, await insert_user(db, f"{telegram_id}1")),
     }
+
+
+async def trade_pages(db: asyncpg.Connection, user_id: int, other: int) -> list[kinds.TradePage]:
+    """A trade per position (a SELL with its P&L); the first page of one user, and a page after
+    a cursor of another (two pages of one user share a version: the first fill of a batch
+    creates it, and the second, guarded by its absence, is dropped)."""
+    await insert_positions_on_real_markets(db, other, 3)
+    await db.execute(
+        "INSERT INTO trade (user_id, market_id, position_id, kind, outcome, shares, price,"
+        " realized_pnl) SELECT user_id, market_id, id, 'SELL', outcome, 1.5, 0.25, 0.125"
+        " FROM position WHERE user_id = ANY($1::bigint[])",
+        [user_id, other],
+    )
+    newest = await db.fetchrow(
+        "SELECT id, executed_at FROM trade WHERE user_id = $1 ORDER BY executed_at DESC, id DESC",
+        other,
+    )
+    assert newest is not None
+    return [
+        kinds.TradePage(user_id, None, None, 2),
+        kinds.TradePage(other, newest["executed_at"], newest["id"], 5),
+    ]
 
 
 EVERY_KIND: list[kinds.Kind[Any]] = [
@@ -77,12 +101,14 @@ EVERY_KIND: list[kinds.Kind[Any]] = [
     kinds.USER,
     kinds.POSITION,
     kinds.USER_POSITIONS,
+    kinds.USER_TRADES,
 ]
 BUILDERS: dict[str, Callable[[Any], Any]] = {
     "market": market_from_row,
     "user": user_from_row,
     "position": position_from_row,
     "user_positions": lambda rows: [position_from_row(row) for row in rows],
+    "user_trades": lambda rows: [trade_from_row(row) for row in rows],
 }
 
 

@@ -150,6 +150,8 @@ async def test_every_contract_query_answers_the_same(pair: Pair, values: Values)
         "MarketByCondition": {"conditionId": values.condition_ids[0]},
         "TrendingMarkets": {"first": 5},
         "SearchMarkets": {"text": "will", "first": 5},
+        "Claimable": {"telegramId": values.telegram_ids[0]},
+        "TradeHistory": {"telegramId": values.telegram_ids[0], "first": 5},
     }
     document = parse(contract_documents())
     queries = [
@@ -230,6 +232,8 @@ def _argument_values(values: Values) -> dict[tuple[str, str], st.SearchStrategy[
         ("searchMarkets", "text"): st.sampled_from(["will", "Trump win", ""]),
         ("searchMarkets", "first"): st.sampled_from([1, 2, 0, 51]),
         ("positions", "status"): st.sampled_from([None, "ACTIVE", "CLOSED"]),
+        ("trades", "first"): st.sampled_from([1, 3, 0, 101]),
+        ("trades", "after"): st.sampled_from([None, "not-a-cursor"]),
     }
 
 
