@@ -57,7 +57,8 @@ check-schema: install
 test: install lint typecheck check-schema
 	$(PY) -m pytest
 	EXECUTION_PLANS=false $(PY) -m pytest -q tests/test_contract.py tests/writes tests/cache \
-		tests/test_statement_counts.py
+		tests/test_statement_counts.py tests/test_contract_wallets.py \
+		tests/test_wallet_statement_counts.py
 
 # The API benchmark (docs/benchmarks.md): the service against the old design and PostGraphile,
 # on loopback, about fourteen minutes. Needs wrk (apt-get install -y wrk), redis-server and npm;

@@ -30,6 +30,9 @@ K = TypeVar("K", bound=Hashable)
 # for a kind without versions), then per item: the version seen before the SQL ("" if none), a
 # fresh token, the payload. The versions are read with one MGET (in slices: unpack() of
 # thousands of names would overflow Lua's stack); `current` follows those the script creates.
+# Items of a batch that share a scope (the wallets' feed pages, say) carry the same fresh token:
+# the first creates the version, the others find it holding their token and write too; a bump
+# in between leaves a token none of them carries.
 FILL = """
 local epoch, ttl, version_ttl = ARGV[1], ARGV[2], ARGV[3]
 local count = (#ARGV - 3) / 3
@@ -61,6 +64,8 @@ for i = 1, count do
   elseif current[version] == seen then
     redis.call('PEXPIRE', version, version_ttl)
     token = current[version]
+  elseif seen == '' and current[version] == fresh then
+    token = fresh
   end
   if token then
     redis.call('SET', KEYS[2 * i], token .. '|' .. epoch .. '|' .. ARGV[3 * i + 3], 'PX', ttl)
@@ -149,6 +154,7 @@ class CacheSession:
         fetched = await fetch_missing([item.key for item in misses])
         found.update(fetched)
         fill = [item for item in misses if item.key in fetched]
+        _share_fresh_tokens(misses)
         self._note_misses(kind, misses, fetched)
         if read is not None and fill:
             if self.store.before_fill is not None:
@@ -206,7 +212,12 @@ class CacheSession:
                 # Filled under the token seen, or created with `fresh`; an absent key stays
                 # absent until a write creates it. Either way the version tells later readers.
                 filled = item.key in fetched and not item.seen
-                reads.versions[item.version] = item.fresh if filled else item.seen
+                if filled:
+                    reads.versions[item.version] = item.fresh
+                elif item.seen or item.version not in reads.versions:
+                    # Not over the token a sibling under the same scope creates the version
+                    # with: the answer rests on that token, for this absent key too.
+                    reads.versions[item.version] = item.seen
             elif item.key not in fetched:
                 reads.complete = False  # nothing would tell that it appeared
 
@@ -324,3 +335,13 @@ class CacheSession:
 
         if await store.run("fill", queue) is None:
             self.reads.complete = False
+
+
+def _share_fresh_tokens(items: list[_Item[K]]) -> None:
+    """One fresh token per version missing from Redis, for every item of the batch under it:
+    the fill creates the version once, and the answer notes one token for it, not the last
+    item's (several entries under one scope: feed pages, leaderboard pages, wallets)."""
+    tokens: dict[str, str] = {}
+    for item in items:
+        if item.version is not None and not item.seen:
+            item.fresh = tokens.setdefault(item.version, item.fresh)

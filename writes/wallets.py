@@ -76,7 +76,8 @@ async def update_wallet_stats(
     latest = {stats.address: stats for stats in _checked_stats(entries)}
     if not latest:
         return 0
-    rows = list(latest.values())
+    # In address order, so two calls naming the same wallets lock them in the same order.
+    rows = sorted(latest.values(), key=lambda stats: stats.address)
     async with write_transaction(database, cache) as (tx, changed):
         await tx.execute(
             sql.UPSERT_WALLET_STATS,
@@ -148,6 +149,9 @@ async def record_wallet_trades(
             stored.add(checked.id)  # the same id later in the call is a duplicate
         inserted = 0
         if accepted:
+            # In id order, so two calls sending the same trades wait on each other's ids in
+            # the same order instead of deadlocking.
+            accepted.sort(key=lambda t: t.id)
             rows = await tx.fetch(
                 sql.INSERT_WALLET_TRADES,
                 [t.id for t in accepted],

@@ -152,6 +152,8 @@ async def test_every_contract_query_answers_the_same(pair: Pair, values: Values)
         "SearchMarkets": {"text": "will", "first": 5},
         "Claimable": {"telegramId": values.telegram_ids[0]},
         "TradeHistory": {"telegramId": values.telegram_ids[0], "first": 5},
+        "SmartTrades": {"first": 5, "minValue": "0", "minWinRate": "0"},
+        "Leaderboard": {"by": "WIN_RATE", "first": 5},
     }
     document = parse(contract_documents())
     queries = [
@@ -234,6 +236,12 @@ def _argument_values(values: Values) -> dict[tuple[str, str], st.SearchStrategy[
         ("positions", "status"): st.sampled_from([None, "ACTIVE", "CLOSED"]),
         ("trades", "first"): st.sampled_from([1, 3, 0, 101]),
         ("trades", "after"): st.sampled_from([None, "not-a-cursor"]),
+        ("smartTrades", "first"): st.sampled_from([1, 3, 0, 101]),
+        ("smartTrades", "after"): st.sampled_from([None, "not-a-cursor"]),
+        ("smartTrades", "minValue"): st.sampled_from([None, "0", "300", "NaN"]),
+        ("smartTrades", "minWinRate"): st.sampled_from([None, "0", "0.9"]),
+        ("leaderboard", "by"): st.sampled_from(["SMARTSCORE", "WIN_RATE", "REALIZED_PNL"]),
+        ("leaderboard", "first"): st.sampled_from([1, 3, 0, 101]),
     }
 
 
@@ -287,7 +295,7 @@ def generated(draw: st.DrawFn, values: Values) -> Request:
                 optional = value is None and not isinstance(argument.type, GraphQLNonNull)
                 if optional and draw(st.booleans()):
                     continue  # left out: its default
-                enum = str(get_named_type(argument.type)) == "PositionStatus"
+                enum = str(get_named_type(argument.type)) in ("PositionStatus", "LeaderboardOrder")
                 if draw(st.booleans()):
                     text = variable(str(argument.type), value)
                 else:

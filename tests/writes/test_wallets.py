@@ -14,9 +14,10 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.conftest import GraphQLClient
+from settings import Settings
+from tests.conftest import GraphQLClient, serving, unique_prefix
 from tests.wallet_inputs import at, new_address, new_trade_id, real_tokens, stats, trade
-from tests.writes.conftest import code, refused, run, snapshot
+from tests.writes.conftest import DOCUMENTS, code, refused, run, snapshot
 
 WALLETS = "SELECT * FROM wallet WHERE address = ANY($1::text[]) ORDER BY address"
 TRADES = "SELECT * FROM wallet_trade WHERE id = ANY($1::text[]) ORDER BY id"
@@ -220,3 +221,40 @@ async def test_a_malformed_input_is_refused_before_anything_runs(
     )
     assert code(error) == "BAD_USER_INPUT"
     assert await snapshot(db, TRADES, [good["id"]]) == []
+
+
+# Roles
+
+
+async def test_the_ingest_role_runs_both_and_the_bot_neither(
+    settings: Settings, seeded: str, db: asyncpg.Connection
+) -> None:
+    keys = (("bot", "b" * 32), ("ingest", "i" * 32))
+    address = new_address()
+    (token,) = await real_tokens(db, 1)
+    calls = (
+        ("UpdateWalletStats", {"wallets": [stats(address)]}),
+        ("RecordWalletTrades", {"trades": [trade(address, token)]}),
+    )
+    async with serving(settings.replace(cache_prefix=unique_prefix(), api_keys=keys)) as http:
+        for role, key in keys:
+            for operation, variables in calls:
+                response = await http.post(
+                    "/graphql",
+                    json={"query": DOCUMENTS, "variables": variables, "operationName": operation},
+                    headers={"Authorization": f"Bearer {key}"},
+                )
+                errors = response.json().get("errors") or []
+                codes = [e["extensions"]["code"] for e in errors]
+                assert codes == ([] if role == "ingest" else ["FORBIDDEN"]), (role, operation)
+                if role == "bot":  # nothing ran
+                    assert (
+                        await db.fetchval(
+                            "SELECT count(*) FROM wallet WHERE address = $1", address.lower()
+                        )
+                        == 0
+                    )
+    assert (
+        await db.fetchval("SELECT count(*) FROM wallet_trade WHERE wallet = $1", address.lower())
+        == 1
+    )
