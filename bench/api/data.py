@@ -305,9 +305,10 @@ def _distinct_markets(
 
 async def add_wallet_trades(connection: asyncpg.Connection, rng: random.Random) -> None:
     """WALLET_TRADES trades of the seeded watched wallets over the last 30 days, on the tokens
-    of open markets: 85% BUY, values from cents to tens of thousands, so SmartTrades' default
-    filters (value 300, win rate 0.55) keep a part of them."""
-    wallets = [r["address"] for r in await connection.fetch("SELECT address FROM wallet")]
+    of open markets: 85% BUY, values from under a cent to tens of thousands, so SmartTrades'
+    default filters (value 300, win rate 0.55) keep a part of them (about 30%)."""
+    found = await connection.fetch("SELECT address FROM wallet ORDER BY address")
+    wallets = [row["address"] for row in found]
     tokens = [
         r["token"]
         for r in await connection.fetch(
@@ -324,7 +325,7 @@ async def add_wallet_trades(connection: asyncpg.Connection, rng: random.Random) 
                 rng.choice(wallets),
                 rng.choice(tokens),
                 "BUY" if rng.random() < 0.85 else "SELL",
-                max(shares, Decimal("0.01")),
+                shares,
                 Decimal(rng.randint(1, 999)) / 1000,
                 BASE_TIME - timedelta(seconds=rng.randint(0, 30 * 24 * 3600)),
             )
