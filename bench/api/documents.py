@@ -5,6 +5,14 @@ operations.graphql) unchanged. PostGraphile answers the same data through its ge
 the user by Telegram id, the ACTIVE positions newest first with their market, the derived
 values and totals as computed columns (bench/api/data.py); markets by id through a set-returning
 function; the trending page through `allMarkets` with its generated condition and orderBy.
+
+Issue 12's reads, the same way: Claimable as two computed columns of the user (the totals, and
+the positions in resolved markets in the contract's order, each with a computed payout); the
+trade history through the generated relation with its orderBy and `first`; the smart-wallet
+feed through a set-returning function with the contract's defaults, each trade's market and
+outcome computed columns from its token, its wallet by the foreign key; the leaderboard
+through `allWallets` with orderBy and `first` (PostGraphile has no rank: a first page's rank is
+the place in it, which is what the agreement check compares).
 """
 
 from __future__ import annotations
@@ -59,6 +67,78 @@ query TrendingMarkets($first: Int!) {
   ) {
     edges { cursor node { id title volume liquidity outcomes outcomePrices endDate } }
     pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+POSTGRAPHILE_CLAIMABLE = """
+query Claimable($telegramId: BigInt!) {
+  appUserByTelegramId(telegramId: $telegramId) {
+    id
+    claimable { positionCount payout }
+    claimablePositions {
+      nodes {
+        id
+        outcome
+        shares
+        entryPrice
+        payout
+        marketByMarketId { id title resolved winningOutcome resolvedAt }
+      }
+    }
+  }
+}
+"""
+
+POSTGRAPHILE_TRADE_HISTORY = """
+query TradeHistory($telegramId: BigInt!, $first: Int!) {
+  appUserByTelegramId(telegramId: $telegramId) {
+    tradesByUserId(first: $first, orderBy: [EXECUTED_AT_DESC, ID_DESC]) {
+      edges {
+        cursor
+        node {
+          id
+          kind
+          outcome
+          shares
+          price
+          realizedPnl
+          executedAt
+          marketByMarketId { id title }
+        }
+      }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"""
+
+POSTGRAPHILE_SMART_TRADES = """
+query SmartTrades($first: Int!) {
+  smartTrades(first: $first, orderBy: [EXECUTED_AT_DESC, ID_ASC]) {
+    edges {
+      cursor
+      node {
+        id
+        outcome
+        shares
+        price
+        value
+        executedAt
+        walletByWallet { address winRate smartscore }
+        market { id title outcomePrices }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+POSTGRAPHILE_LEADERBOARD = """
+query Leaderboard($first: Int!) {
+  allWallets(orderBy: [SMARTSCORE_DESC, ADDRESS_ASC], first: $first) {
+    nodes { address smartscore winRate marketsTraded realizedPnl }
   }
 }
 """

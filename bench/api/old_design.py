@@ -16,6 +16,14 @@ Prometheus counters (SQL statements, Redis round trips, cache lookups per kind),
 benchmark reads both servers alike. A request memoises only what one naive resolver would:
 a user's position list, and each position's market for that position's fields.
 
+Issue 12's reads, the same way: Claimable from the user's cached ACTIVE list and one market
+read per position (as Portfolio); the trade history a page per user (one query, kept 30 s like
+the position lists and wiped with them) and one market read per trade; the smart-wallet feed
+kept 5 minutes (CACHE_TTL_WALLETS, the old TTL) with its wallets, and for each of its trades
+one query of the market holding its token, every time (the N+1 issue 12 names); the
+leaderboard kept 1 hour (the old TTL: the users' class, 3600 s). The answers are the service's,
+cursors included (the same signing).
+
 Run: `python -m bench.api.old_design` with the service's environment (DATABASE_URL,
 REDIS_URL, CACHE_PREFIX, CACHE_TTL_*, HOST, PORT, LOG_LEVEL).
 """
@@ -52,11 +60,20 @@ from cache.codec import decode, encode
 from cache.keys import KeyNames, Scope
 from cache.kinds import Kind, TtlClass
 from cache.store import CacheStore, Pipeline, ttls
-from domain import valuation
-from domain.cursors import decode_cursor, encode_cursor
+from domain import settlement, valuation
+from domain.cursors import (
+    decode_cursor,
+    decode_feed_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    encode_feed_cursor,
+    encode_time_cursor,
+)
 from domain.identifiers import parse_bigint_id
+from resolvers.query import SMART_TRADES_MIN_VALUE, SMART_TRADES_MIN_WIN_RATE
+from resolvers.users import TRADE_WALK
 from schema.connection import MarketConnection, MarketEdge, PageInfo
-from schema.enums import PositionStatus
+from schema.enums import LeaderboardOrder, PositionStatus
 from schema.extensions.debug_counts import DebugCounts
 from schema.market import Market, market_from_row
 from schema.portfolio import Portfolio, portfolio_of
@@ -64,6 +81,8 @@ from schema.position import Position
 from schema.rows import FromRow
 from schema.scalars import DecimalScalar
 from schema.schema import Mutation
+from schema.trade import Trade
+from schema.wallet import LeaderboardEntry, Wallet, leaderboard_entry_from_row, wallet_from_row
 from settings import Settings
 from sql.database import Database, Row, create_pool
 from telemetry.logs import configure_logging
@@ -71,6 +90,14 @@ from telemetry.metrics import CACHE_LOOKUPS, RequestCounts
 from web.request_scope import RequestScope
 
 REDIS_CONNECTIONS = 50
+# The market holding a smart trade's token, with the outcome the token stands for: what the
+# old feed asked once per trade (the service finds them for a whole page in its feed query).
+MARKET_BY_TOKEN = """
+SELECT m.id, m.title, m.slug, m.condition_id, m.outcomes, m.outcome_prices, m.clob_token_ids,
+       m.volume, m.liquidity, m.end_date, m.active, m.resolved, m.winning_outcome,
+       m.resolved_at, m.outcomes[array_position(m.clob_token_ids, $1)] AS outcome
+FROM market AS m WHERE m.clob_token_ids @> ARRAY[$1::text] ORDER BY m.id LIMIT 1
+"""
 
 
 class OldStore(CacheStore):
@@ -90,8 +117,12 @@ class OldStore(CacheStore):
             await self.wipe_positions()
 
     async def wipe_positions(self) -> None:
-        """Every user's cached positions: SCAN the keyspace for them, UNLINK each page found."""
-        pattern = self.name("positions", "*")
+        """Every user's cached positions and trade pages: SCAN the keyspace for them, UNLINK
+        each page found."""
+        for pattern in (self.name("positions", "*"), self.name("trades", "*")):
+            await self.wipe(pattern)
+
+    async def wipe(self, pattern: str) -> None:
         cursor: int = 0
         doomed: list[Any] = []
         while True:
@@ -159,6 +190,8 @@ class OldContext:
         default_factory=dict
     )
     position_markets: dict[str, asyncio.Task[dict[str, Any] | None]] = field(default_factory=dict)
+    # Each smart trade's market by its token (its outcome and market fields share it).
+    token_markets: dict[str, asyncio.Task[asyncpg.Record | None]] = field(default_factory=dict)
 
 
 Info: TypeAlias = strawberry.Info[OldContext, None]
@@ -265,6 +298,12 @@ async def old_pnl_percent(position: strawberry.Parent[Position], info: Info) -> 
     return valuation.pnl_percent(position.entry_price, await current_price_of(info, position))
 
 
+async def old_payout(position: strawberry.Parent[Position], info: Info) -> Decimal | None:
+    row = await position_market(info, position)
+    winner = None if row is None else row["winning_outcome"]
+    return settlement.payout(position.shares, position.outcome, winner)
+
+
 @strawberry.type(name="OldPosition")
 class OldPosition(Position):
     """The service's Position, its market fields resolved the old way: one read each."""
@@ -274,9 +313,112 @@ class OldPosition(Position):
     value: Decimal | None = strawberry.field(resolver=old_value)
     pnl: Decimal | None = strawberry.field(resolver=old_pnl)
     pnl_percent: Decimal | None = strawberry.field(resolver=old_pnl_percent)
+    payout: Decimal | None = strawberry.field(resolver=old_payout)
 
 
 old_position = FromRow(OldPosition)
+
+
+@strawberry.type(name="OldClaimable")
+class OldClaimable:
+    position_count: int
+    payout: Decimal
+    positions: list[OldPosition]
+
+
+async def old_trade_market(trade: strawberry.Parent[Trade], info: Info) -> Market | None:
+    row = await market_row(info, trade.market_id)
+    return None if row is None else market_from_row(row)
+
+
+@strawberry.type(name="OldTrade")
+class OldTrade(Trade):
+    """The service's Trade, its market read the old way: one read per trade."""
+
+    market: Market | None = strawberry.field(resolver=old_trade_market)
+
+
+old_trade = FromRow(OldTrade)
+
+
+@strawberry.type(name="OldTradeEdge")
+class OldTradeEdge:
+    cursor: str
+    node: OldTrade
+
+
+@strawberry.type(name="OldTradeConnection")
+class OldTradeConnection:
+    edges: list[OldTradeEdge]
+    page_info: PageInfo
+
+
+async def trade_rows(
+    info: Info, user_id: int, after: tuple[datetime, int] | None, size: int
+) -> list[dict[str, Any]]:
+    """One page of a user's trades: one GET, on a miss one query and one SET (30 s)."""
+    store = info.context.cache.store
+    at, last = after if after is not None else (None, None)
+    name = store.name("trades", user_id, at.isoformat() if at else "", last or "", size)
+    read = await store.run("read", lambda pipeline: pipeline.get(name))
+    if read is not None and read[0] is not None:
+        CACHE_LOOKUPS.labels("user_trades", "hit").inc()
+        rows: list[dict[str, Any]] = decode(read[0])
+        return rows
+    CACHE_LOOKUPS.labels("user_trades", "miss").inc()
+    found = list(
+        await info.context.database.fetch(sql.TRADES_BY_USER, [user_id], [at], [last], [size])
+    )
+    payload = encode(found, leave={"key"})
+    ttl = max(1, int(store.ttls["positions"] * 1000))
+    await store.run("fill", lambda pipeline: pipeline.set(name, payload, px=ttl))
+    decoded: list[dict[str, Any]] = decode(payload)
+    return decoded
+
+
+def token_market(info: Info, trade: OldSmartTrade) -> asyncio.Task[asyncpg.Record | None]:
+    """The trade's market by its token: one query per trade, never cached."""
+    tasks = info.context.token_markets
+    if trade.id not in tasks:
+        tasks[trade.id] = asyncio.ensure_future(
+            info.context.database.fetchrow(MARKET_BY_TOKEN, trade.token_id)
+        )
+    return tasks[trade.id]
+
+
+async def old_smart_outcome(trade: strawberry.Parent[OldSmartTrade], info: Info) -> str | None:
+    row = await token_market(info, trade)
+    return None if row is None else row["outcome"]
+
+
+async def old_smart_market(trade: strawberry.Parent[OldSmartTrade], info: Info) -> Market | None:
+    row = await token_market(info, trade)
+    return None if row is None else market_from_row(row)
+
+
+@strawberry.type(name="OldSmartTrade")
+class OldSmartTrade:
+    id: strawberry.ID
+    token_id: str
+    shares: Decimal
+    price: Decimal
+    value: Decimal
+    executed_at: datetime
+    wallet: Wallet
+    outcome: str | None = strawberry.field(resolver=old_smart_outcome)
+    market: Market | None = strawberry.field(resolver=old_smart_market)
+
+
+@strawberry.type(name="OldSmartTradeEdge")
+class OldSmartTradeEdge:
+    cursor: str
+    node: OldSmartTrade
+
+
+@strawberry.type(name="OldSmartTradeConnection")
+class OldSmartTradeConnection:
+    edges: list[OldSmartTradeEdge]
+    page_info: PageInfo
 
 
 async def position_rows(info: Info, user_id: int, status: str | None) -> list[dict[str, Any]]:
@@ -333,6 +475,42 @@ class OldUser:
                 valuation.Holding(p.shares, p.entry_price, price)
                 for p, price in zip(positions, prices, strict=True)
             )
+        )
+
+    @strawberry.field
+    async def claimable(self, info: Info) -> OldClaimable:
+        rows = await position_list(info, int(self.id), PositionStatus.ACTIVE)
+        positions = [old_position(row) for row in rows]
+        markets = await asyncio.gather(*(position_market(info, p) for p in positions))
+        settled = [
+            (p, m["resolved_at"], settlement.payout(p.shares, p.outcome, m["winning_outcome"]))
+            for p, m in zip(positions, markets, strict=True)
+            if m is not None and m["resolved_at"] is not None
+        ]
+        settled.sort(key=lambda entry: (-entry[1].timestamp(), int(entry[0].id)))
+        return OldClaimable(
+            position_count=len(settled),
+            payout=sum((payout or Decimal(0) for _, _, payout in settled), Decimal(0)),
+            positions=[p for p, _, _ in settled],
+        )
+
+    @strawberry.field
+    async def trades(self, info: Info, first: int, after: str | None = None) -> OldTradeConnection:
+        secret = info.context.settings.cursor_secret
+        walk = decode_time_cursor(TRADE_WALK, after, secret) if after is not None else None
+        rows = await trade_rows(info, int(self.id), walk, first + 1)
+        page = [old_trade(row) for row in rows]
+        edges = [
+            OldTradeEdge(
+                cursor=encode_time_cursor(TRADE_WALK, t.executed_at, int(t.id), secret), node=t
+            )
+            for t in page[:first]
+        ]
+        return OldTradeConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(page) > first, end_cursor=edges[-1].cursor if edges else None
+            ),
         )
 
 
@@ -392,11 +570,100 @@ async def trending_markets(info: Info, first: int, after: str | None = None) -> 
     )
 
 
+async def kept_rows(
+    info: Info, kind: str, name: str, ttl: float, fill: Callable[[], Awaitable[Any]]
+) -> Any:
+    """One key holding a whole list: one GET, on a miss `fill` and one SET."""
+    store = info.context.cache.store
+    read = await store.run("read", lambda pipeline: pipeline.get(name))
+    if read is not None and read[0] is not None:
+        CACHE_LOOKUPS.labels(kind, "hit").inc()
+        return decode(read[0])
+    CACHE_LOOKUPS.labels(kind, "miss").inc()
+    payload = encode(await fill())
+    expiry = max(1, int(ttl * 1000))
+    await store.run("fill", lambda pipeline: pipeline.set(name, payload, px=expiry))
+    return decode(payload)
+
+
+async def smart_trades(
+    info: Info,
+    first: int,
+    after: str | None = None,
+    min_value: Decimal | None = None,
+    min_win_rate: Decimal | None = None,
+) -> OldSmartTradeConnection:
+    """The feed's page with its wallets, kept 5 minutes; each trade's market one query."""
+    store = info.context.cache.store
+    secret = info.context.settings.cursor_secret
+    at, last = decode_feed_cursor(after, secret) if after is not None else (None, None)
+    value = SMART_TRADES_MIN_VALUE if min_value is None else min_value
+    win_rate = SMART_TRADES_MIN_WIN_RATE if min_win_rate is None else min_win_rate
+    database = info.context.database
+
+    async def fill() -> list[dict[str, Any]]:
+        rows = await database.fetch(
+            sql.SMART_TRADES, [at], [last], [value], [win_rate], [first + 1]
+        )
+        addresses = sorted({row["wallet_address"] for row in rows})
+        found = await database.fetch(sql.WALLETS_BY_ADDRESS, addresses) if addresses else []
+        wallets = {w["address"]: w for w in found}
+        # Each trade with its wallet's statistics (as they were when kept), one flat row.
+        return [
+            {k: v for k, v in row.items() if k not in ("key", "market_id", "outcome")}
+            | {f"wallet_{k}": v for k, v in wallets[row["wallet_address"]].items() if k != "key"}
+            for row in rows
+        ]
+
+    name = store.name("feed", first, after or "", value, win_rate)
+    rows = await kept_rows(info, "smart_trades", name, store.ttls["wallets"], fill)
+    page = [
+        OldSmartTrade(
+            id=strawberry.ID(row["id"]),
+            token_id=row["token_id"],
+            shares=row["shares"],
+            price=row["price"],
+            value=row["value"],
+            executed_at=row["executed_at"],
+            wallet=wallet_from_row(
+                {k[len("wallet_") :]: v for k, v in row.items() if k.startswith("wallet_")}
+            ),
+        )
+        for row in rows
+    ]
+    edges = [
+        OldSmartTradeEdge(cursor=encode_feed_cursor(t.executed_at, t.id, secret), node=t)
+        for t in page[:first]
+    ]
+    return OldSmartTradeConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(page) > first, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
+async def leaderboard(info: Info, by: LeaderboardOrder, first: int) -> list[LeaderboardEntry]:
+    """The page kept 1 hour (the users' TTL class: 3600 s)."""
+    store = info.context.cache.store
+    database = info.context.database
+
+    async def fill() -> list[dict[str, Any]]:
+        rows = await database.fetch(sql.LEADERBOARD, [by.value], [first])
+        return [{k: v for k, v in row.items() if k != "key"} for row in rows]
+
+    name = store.name("leaderboard", by.value, first)
+    rows = await kept_rows(info, "leaderboard", name, store.ttls["users"], fill)
+    return [leaderboard_entry_from_row(row) for row in rows]
+
+
 @strawberry.type(name="Query")
 class OldQuery:
     user: OldUser | None = strawberry.field(resolver=user)
     markets: list[Market | None] = strawberry.field(resolver=markets)
     trending_markets: MarketConnection = strawberry.field(resolver=trending_markets)
+    smart_trades: OldSmartTradeConnection = strawberry.field(resolver=smart_trades)
+    leaderboard: list[LeaderboardEntry] = strawberry.field(resolver=leaderboard)
 
 
 class OldView(GraphQL[OldContext, None]):

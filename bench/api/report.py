@@ -21,6 +21,7 @@ END = "<!-- bench:end -->"
 CONCURRENCIES = (1, 5, 10, 20, 50)
 PEER = "postgraphile"
 OTHER_SCENARIOS = ("MarketsBatch", "TrendingMarkets")
+ISSUE_12_SCENARIOS = ("Claimable", "TradeHistory", "SmartTrades", "Leaderboard")
 KIND_ORDER = ("answer", "user", "user_positions", "market", "position", "trending")
 
 
@@ -246,6 +247,44 @@ def live_table(results: Results) -> str:
         "stale prices after the last tick (markets in 10 answers)",
         "failed: reads / price writes",
         "others' CPU (cores)",
+    ]
+    return table(header, rows)
+
+
+def issue_12_table(results: Results, scenarios: Sequence[Scenario]) -> str | None:
+    """Issue 12's four screens on every system measured, each against PostGraphile and the
+    old design (its cache) on the same screen; None when the run measured none of them."""
+    rows = []
+    for scenario in scenarios:
+        if scenario.name not in ISSUE_12_SCENARIOS:
+            continue
+        peer = results.point(PEER, scenario.name, None, 10)
+        old = results.point("old", scenario.name, None, 10)
+        for system in results.systems:
+            point = results.point(system.key, scenario.name, None, 10)
+            if point is None:
+                continue
+            rows.append(
+                [
+                    scenario.label,
+                    system.label,
+                    num(point.rps, 0),
+                    latency(point, point.p50_ms),
+                    latency(point, point.p95_ms),
+                    "–" if system.key == PEER else times(point, peer),
+                    "–" if system.key == "old" else times(point, old),
+                    each(point, point.sql_per_request, 2),
+                    each(point, point.transactions_per_request, 2),
+                    each(point, point.redis_round_trips_per_request, 2),
+                    counts(point),
+                    str(point.failed + point.socket_errors),
+                ]
+            )
+    if not rows:
+        return None
+    header = [
+        *("screen", "system", "req/s", "p50 ms", "p95 ms", "× PostGraphile", "× old design"),
+        *("SQL/req", "PG xact/req", "Redis RT/req", "one request: SQL / Redis", "failed"),
     ]
     return table(header, rows)
 
@@ -602,6 +641,7 @@ def render(results: Results, scenarios: Sequence[Scenario], images: Sequence[str
         "### Same answers\n",
         *(f"- {line}" for line in results.agreement),
         "",
+        *issue_12_section(results, scenarios),
         "### Latency and throughput against positions per user\n",
         *(f"![{name}](benchmarks/{name})\n" for name in images if "positions" in name),
         *scenario_tables(results, scenarios),
@@ -631,6 +671,21 @@ def render(results: Results, scenarios: Sequence[Scenario], images: Sequence[str
         out += ["### Notes of this run\n", *(f"- {note}" for note in results.notes), ""]
     out.append(END)
     return "\n".join(out)
+
+
+def issue_12_section(results: Results, scenarios: Sequence[Scenario]) -> list[str]:
+    found = issue_12_table(results, scenarios)
+    if found is None:
+        return []
+    return [
+        "### Issue 12's screens: claimable winnings, trade history, smart-wallet feed, "
+        "leaderboard (10 connections)\n",
+        "Each screen's detailed table is below with the others. The old design reads a "
+        "user's claimable positions and trades without loaders (one market read per position "
+        "or trade), keeps the feed 5 minutes and the leaderboard 1 hour (the old TTLs), and "
+        "runs one query per smart trade for its token's market.\n",
+        found + "\n",
+    ]
 
 
 def write_page(path: Path, generated: str, intro: str) -> None:

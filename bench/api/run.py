@@ -79,13 +79,25 @@ SYSTEMS = (
 )
 PORTFOLIOS = tuple(Scenario("Portfolio", n) for n in SIZES)
 OTHERS = (Scenario("MarketsBatch"), Scenario("TrendingMarkets"))
-SCENARIOS = (*PORTFOLIOS, *OTHERS)
+# Issue 12's screens: settled positions, the trade history, the smart-wallet feed, the
+# leaderboard (each at 10 connections, on every single-process system).
+ISSUE_12 = tuple(
+    Scenario(name) for name in ("Claimable", "TradeHistory", "SmartTrades", "Leaderboard")
+)
+SCENARIOS = (*PORTFOLIOS, *OTHERS, *ISSUE_12)
 SWEEP = (1, 5, 20, 50)  # concurrencies besides 10, for Portfolio with 20 positions
-# What `--only NAME` runs: systems, scenarios (at 10 connections only), and the live workload.
+# What `--only NAME` runs: systems, scenarios (at 10 connections only), whether the live
+# workload runs too.
 ONLY = {
     "issue-11": (
         ("polycool", "polycool-exec", "polycool-cold", "old", "postgraphile"),
         ("Portfolio-20", "Portfolio-50", "MarketsBatch", "TrendingMarkets"),
+        True,
+    ),
+    "issue-12": (
+        ("polycool", "polycool-exec", "old", "postgraphile"),
+        tuple(s.name for s in ISSUE_12),
+        False,
     ),
 }
 
@@ -153,6 +165,10 @@ How to read the tables:
 - **PostGraphile**: `postgraphile` 4.14.1 on the same database (`--disable-query-log`, pool of
   10 as the service's), answering the same data through its generated schema, with the derived
   values as computed columns (`bench/api/data.py`, `bench/api/documents.py`).
+- **issue 12's screens** (Claimable, TradeHistory, SmartTrades, Leaderboard): resolved markets,
+  settled users' positions and trades, and wallet trades put in the database by SQL before any
+  system starts (`bench/api/data.py`); the old design keeps the feed 5 minutes and the
+  leaderboard 1 hour and queries each smart trade's market by its token.
 """
 
 
@@ -186,8 +202,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--only",
         choices=sorted(ONLY),
         help="issue-11: the systems and scenarios its targets read, no mixed workload, no "
-        "profile, and the live workload; the page goes to $TMPDIR/polycool-bench-issue-11/ "
-        "unless --output says otherwise",
+        "profile, and the live workload; issue-12: its four rows (Claimable, TradeHistory, "
+        "SmartTrades, Leaderboard) on the service, its execution path, the old design and "
+        "PostGraphile, nothing else; the page goes to $TMPDIR/polycool-bench-ISSUE/ unless "
+        "--output says otherwise",
     )
     parser.add_argument("--output", type=Path, help="default docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="keep the run's folder (logs)")
@@ -199,9 +217,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     if args.only is not None:
-        systems, scenarios = ONLY[args.only]
+        systems, scenarios, with_live = ONLY[args.only]
         args.systems, args.scenarios = ",".join(systems), ",".join(scenarios)
         args.no_mixed, args.profile_seconds = True, 0
+        args.no_live = args.no_live or not with_live
     if args.output is None:
         partial = Path(tempfile.gettempdir()) / f"polycool-bench-{args.only}" / "benchmarks.md"
         args.output = ROOT / "docs" / "benchmarks.md" if args.only is None else partial
@@ -231,6 +250,14 @@ def plan(system: System, chosen: str | None) -> list[tuple[Scenario, int]]:
         return points
     wanted = set(chosen.split(","))
     return [(s, c) for s, c in points if scenario_key(s) in wanted and c == 10]
+
+
+def compared(system: System, chosen: str | None) -> list[Scenario]:
+    """The scenarios whose answers agreement.py compares across systems: Portfolio 20 as
+    always, and issue 12's that this run measures on `system` (first asked before the point,
+    so the service's answer is a cold one)."""
+    measured = {scenario_key(s) for s, _ in plan(system, chosen)}
+    return [Scenario("Portfolio", 20)] + [s for s in ISSUE_12 if scenario_key(s) in measured]
 
 
 def check_tools(systems: Sequence[System]) -> None:
@@ -288,7 +315,8 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
             log(f"database ready: {data.seeded_users:,} users, {data.seeded_positions:,} positions")
             results.machine = await machine(data.url, redis_url)
             bodies = Bodies(data, documents, folder, args.seed)
-            answers: dict[str, Any] = {}
+            # system key -> scenario key -> the answer to its first body (agreement.py)
+            answers: dict[str, dict[str, Any]] = {}
             points = not (args.mixed_only or args.live_only)
             for system in systems:
                 if system.mixed_only or not points:
@@ -305,9 +333,12 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                         f"{server.base_url}/metrics" if system.counted else None,
                     )
                     try:
-                        answers[system.key] = await answer(
-                            server.base_url, bodies.path(system.kind, Scenario("Portfolio", 20))
-                        )
+                        answers[system.key] = {
+                            scenario_key(s): await answer(
+                                server.base_url, bodies.path(system.kind, s)
+                            )
+                            for s in compared(system, args.scenarios)
+                        }
                         for scenario, concurrency in plan(system, args.scenarios):
                             log(f"{system.label}: {scenario.label}, {concurrency} connections")
                             point = await measure(

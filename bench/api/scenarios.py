@@ -18,10 +18,14 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.api.data import BenchData
+from bench.api.data import CLAIMABLE, BenchData
 from bench.api.documents import (
+    POSTGRAPHILE_CLAIMABLE,
+    POSTGRAPHILE_LEADERBOARD,
     POSTGRAPHILE_MARKETS_BATCH,
     POSTGRAPHILE_PORTFOLIO,
+    POSTGRAPHILE_SMART_TRADES,
+    POSTGRAPHILE_TRADE_HISTORY,
     POSTGRAPHILE_TRENDING,
     body,
 )
@@ -32,12 +36,15 @@ from bench.api.servers import Kind, Running
 BATCH_SIZE = 100
 BATCHES = 10
 TRENDING_FIRST = 20
+PAGE_FIRST = 20  # TradeHistory's, SmartTrades' and Leaderboard's first page
 ENOUGH = 40  # answers a point should rest on (see measure)
 
 
 @dataclass(frozen=True)
 class Scenario:
-    name: str  # "Portfolio", "MarketsBatch", "TrendingMarkets", "Mixed"
+    # "Portfolio", "MarketsBatch", "TrendingMarkets", "Mixed", and issue 12's "Claimable",
+    # "TradeHistory", "SmartTrades", "Leaderboard"
+    name: str
     positions: int | None = None
 
     @property
@@ -48,6 +55,14 @@ class Scenario:
             return f"MarketsBatch, {BATCH_SIZE} ids"
         if self.name == "TrendingMarkets":
             return f"TrendingMarkets, first {TRENDING_FIRST}"
+        if self.name == "Claimable":
+            return f"Claimable, {CLAIMABLE} positions in resolved markets (of {2 * CLAIMABLE})"
+        if self.name == "TradeHistory":
+            return f"TradeHistory, first {PAGE_FIRST}"
+        if self.name == "SmartTrades":
+            return f"SmartTrades, first {PAGE_FIRST} (default filters)"
+        if self.name == "Leaderboard":
+            return f"Leaderboard by SMARTSCORE, first {PAGE_FIRST}"
         return self.name
 
 
@@ -132,6 +147,22 @@ class Bodies:
         if scenario.name == "TrendingMarkets":
             query = POSTGRAPHILE_TRENDING if postgraphile else documents["TrendingMarkets"]
             return [body(query, {"first": TRENDING_FIRST})]
+        # Issue 12's: the settled users' screens (bench/api/data.py), the shared feed's and
+        # leaderboard's first pages.
+        settled = self.data.settled
+        if scenario.name == "Claimable":
+            query = POSTGRAPHILE_CLAIMABLE if postgraphile else documents["Claimable"]
+            return [body(query, {"telegramId": str(t)}) for t in settled]
+        if scenario.name == "TradeHistory":
+            query = POSTGRAPHILE_TRADE_HISTORY if postgraphile else documents["TradeHistory"]
+            return [body(query, {"telegramId": str(t), "first": PAGE_FIRST}) for t in settled]
+        if scenario.name == "SmartTrades":
+            query = POSTGRAPHILE_SMART_TRADES if postgraphile else documents["SmartTrades"]
+            return [body(query, {"first": PAGE_FIRST})]
+        if scenario.name == "Leaderboard":
+            if postgraphile:
+                return [body(POSTGRAPHILE_LEADERBOARD, {"first": PAGE_FIRST})]
+            return [body(documents["Leaderboard"], {"by": "SMARTSCORE", "first": PAGE_FIRST})]
         raise ValueError(f"no bodies for {scenario}")
 
 

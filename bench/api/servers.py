@@ -139,7 +139,7 @@ def environment(
     if system.workers > 1:
         env["WORKERS"] = str(system.workers)
     if system.cold:
-        for name in ("PRICES", "POSITIONS", "MARKETS", "MARKET_LISTS", "USERS"):
+        for name in ("PRICES", "POSITIONS", "MARKETS", "MARKET_LISTS", "USERS", "WALLETS"):
             env[f"CACHE_TTL_{name}"] = "0.001"
         env["CACHE_REFRESH_MARKETS"] = "false"  # nothing may stay cached
     if not system.answer_cache:
