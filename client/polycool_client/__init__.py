@@ -2,13 +2,28 @@
 
 from .base_client import PolycoolBaseClient, PolycoolError
 from .base_model import BaseModel, Upload
+from .claimable import (
+    Claimable,
+    ClaimableUser,
+    ClaimableUserClaimable,
+    ClaimableUserClaimablePositions,
+    ClaimableUserClaimablePositionsMarket,
+)
 from .client import Client
-from .enums import PositionStatus, TradeSide, TriggerKind
+from .enums import LeaderboardOrder, PositionStatus, TradeKind, TradeSide, TriggerKind
 from .input_types import (
     MarketPriceInput,
+    MarketResolutionInput,
     PositionSnapshotInput,
     RecordTradeInput,
     UpsertUserInput,
+    WalletStatsInput,
+    WalletTradeInput,
+)
+from .leaderboard import (
+    Leaderboard,
+    LeaderboardLeaderboard,
+    LeaderboardLeaderboardWallet,
 )
 from .market_by_condition import MarketByCondition, MarketByConditionMarketByCondition
 from .market_by_token import MarketByToken, MarketByTokenMarketByToken
@@ -36,9 +51,42 @@ from .record_trade import (
     RecordTradeRecordTrade,
     RecordTradeRecordTradePosition,
 )
+from .record_wallet_trades import (
+    RecordWalletTrades,
+    RecordWalletTradesRecordWalletTrades,
+    RecordWalletTradesRecordWalletTradesRejected,
+)
+from .redeem_positions import (
+    RedeemPositions,
+    RedeemPositionsRedeemPositions,
+    RedeemPositionsRedeemPositionsPositions,
+)
+from .resolve_markets import (
+    ResolveMarkets,
+    ResolveMarketsResolveMarkets,
+    ResolveMarketsResolveMarketsRejected,
+)
 from .search_markets import SearchMarkets, SearchMarketsSearchMarkets
 from .set_tp_sl import SetTpSl, SetTpSlSetTpSl
+from .smart_trades import (
+    SmartTrades,
+    SmartTradesSmartTrades,
+    SmartTradesSmartTradesEdges,
+    SmartTradesSmartTradesEdgesNode,
+    SmartTradesSmartTradesEdgesNodeMarket,
+    SmartTradesSmartTradesEdgesNodeWallet,
+    SmartTradesSmartTradesPageInfo,
+)
 from .sync_positions import SyncPositions, SyncPositionsSyncPositions
+from .trade_history import (
+    TradeHistory,
+    TradeHistoryUser,
+    TradeHistoryUserTrades,
+    TradeHistoryUserTradesEdges,
+    TradeHistoryUserTradesEdgesNode,
+    TradeHistoryUserTradesEdgesNodeMarket,
+    TradeHistoryUserTradesPageInfo,
+)
 from .trending_markets import (
     TrendingMarkets,
     TrendingMarketsTrendingMarkets,
@@ -52,16 +100,27 @@ from .update_market_prices import (
     UpdateMarketPricesUpdateMarketPricesRejected,
     UpdateMarketPricesUpdateMarketPricesTriggered,
 )
+from .update_wallet_stats import UpdateWalletStats, UpdateWalletStatsUpdateWalletStats
 from .upsert_user import UpsertUser, UpsertUserUpsertUser
 
 __all__ = [
     "BaseModel",
+    "Claimable",
+    "ClaimableUser",
+    "ClaimableUserClaimable",
+    "ClaimableUserClaimablePositions",
+    "ClaimableUserClaimablePositionsMarket",
     "Client",
+    "Leaderboard",
+    "LeaderboardLeaderboard",
+    "LeaderboardLeaderboardWallet",
+    "LeaderboardOrder",
     "MarketByCondition",
     "MarketByConditionMarketByCondition",
     "MarketByToken",
     "MarketByTokenMarketByToken",
     "MarketPriceInput",
+    "MarketResolutionInput",
     "MarketsBatch",
     "MarketsBatchMarkets",
     "PolycoolBaseClient",
@@ -84,12 +143,36 @@ __all__ = [
     "RecordTradeInput",
     "RecordTradeRecordTrade",
     "RecordTradeRecordTradePosition",
+    "RecordWalletTrades",
+    "RecordWalletTradesRecordWalletTrades",
+    "RecordWalletTradesRecordWalletTradesRejected",
+    "RedeemPositions",
+    "RedeemPositionsRedeemPositions",
+    "RedeemPositionsRedeemPositionsPositions",
+    "ResolveMarkets",
+    "ResolveMarketsResolveMarkets",
+    "ResolveMarketsResolveMarketsRejected",
     "SearchMarkets",
     "SearchMarketsSearchMarkets",
     "SetTpSl",
     "SetTpSlSetTpSl",
+    "SmartTrades",
+    "SmartTradesSmartTrades",
+    "SmartTradesSmartTradesEdges",
+    "SmartTradesSmartTradesEdgesNode",
+    "SmartTradesSmartTradesEdgesNodeMarket",
+    "SmartTradesSmartTradesEdgesNodeWallet",
+    "SmartTradesSmartTradesPageInfo",
     "SyncPositions",
     "SyncPositionsSyncPositions",
+    "TradeHistory",
+    "TradeHistoryUser",
+    "TradeHistoryUserTrades",
+    "TradeHistoryUserTradesEdges",
+    "TradeHistoryUserTradesEdgesNode",
+    "TradeHistoryUserTradesEdgesNodeMarket",
+    "TradeHistoryUserTradesPageInfo",
+    "TradeKind",
     "TradeSide",
     "TrendingMarkets",
     "TrendingMarketsTrendingMarkets",
@@ -101,8 +184,12 @@ __all__ = [
     "UpdateMarketPricesUpdateMarketPrices",
     "UpdateMarketPricesUpdateMarketPricesRejected",
     "UpdateMarketPricesUpdateMarketPricesTriggered",
+    "UpdateWalletStats",
+    "UpdateWalletStatsUpdateWalletStats",
     "Upload",
     "UpsertUser",
     "UpsertUserInput",
     "UpsertUserUpsertUser",
+    "WalletStatsInput",
+    "WalletTradeInput",
 ]

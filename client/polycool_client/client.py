@@ -6,12 +6,18 @@ from typing import Any
 
 from .base_client import PolycoolBaseClient
 from .base_model import UNSET, UnsetType
+from .claimable import Claimable, ClaimableUser
+from .enums import LeaderboardOrder
 from .input_types import (
     MarketPriceInput,
+    MarketResolutionInput,
     PositionSnapshotInput,
     RecordTradeInput,
     UpsertUserInput,
+    WalletStatsInput,
+    WalletTradeInput,
 )
+from .leaderboard import Leaderboard, LeaderboardLeaderboard
 from .market_by_condition import MarketByCondition, MarketByConditionMarketByCondition
 from .market_by_token import MarketByToken, MarketByTokenMarketByToken
 from .markets_batch import MarketsBatch, MarketsBatchMarkets
@@ -19,14 +25,23 @@ from .portfolio import Portfolio, PortfolioUser
 from .position_detail import PositionDetail, PositionDetailPosition
 from .position_history import PositionHistory, PositionHistoryUser
 from .record_trade import RecordTrade, RecordTradeRecordTrade
+from .record_wallet_trades import (
+    RecordWalletTrades,
+    RecordWalletTradesRecordWalletTrades,
+)
+from .redeem_positions import RedeemPositions, RedeemPositionsRedeemPositions
+from .resolve_markets import ResolveMarkets, ResolveMarketsResolveMarkets
 from .search_markets import SearchMarkets, SearchMarketsSearchMarkets
 from .set_tp_sl import SetTpSl, SetTpSlSetTpSl
+from .smart_trades import SmartTrades, SmartTradesSmartTrades
 from .sync_positions import SyncPositions, SyncPositionsSyncPositions
+from .trade_history import TradeHistory, TradeHistoryUser
 from .trending_markets import TrendingMarkets, TrendingMarketsTrendingMarkets
 from .update_market_prices import (
     UpdateMarketPrices,
     UpdateMarketPricesUpdateMarketPrices,
 )
+from .update_wallet_stats import UpdateWalletStats, UpdateWalletStatsUpdateWalletStats
 from .upsert_user import UpsertUser, UpsertUserUpsertUser
 
 
@@ -384,3 +399,255 @@ class Client(PolycoolBaseClient):
         )
         data = self.get_data(response)
         return UpdateMarketPrices.model_validate(data).update_market_prices
+
+    async def claimable(self, telegram_id: str, **kwargs: Any) -> ClaimableUser | None:
+        query = gql("""
+            query Claimable($telegramId: ID!) {
+              user(telegramId: $telegramId) {
+                id
+                claimable {
+                  positionCount
+                  payout
+                  positions {
+                    id
+                    outcome
+                    shares
+                    entryPrice
+                    payout
+                    market {
+                      id
+                      title
+                      resolved
+                      winningOutcome
+                      resolvedAt
+                    }
+                  }
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"telegramId": telegram_id}
+        response = await self.execute(
+            query=query, operation_name="Claimable", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Claimable.model_validate(data).user
+
+    async def redeem_positions(
+        self, telegram_id: str, position_ids: list[str], **kwargs: Any
+    ) -> RedeemPositionsRedeemPositions:
+        query = gql("""
+            mutation RedeemPositions($telegramId: ID!, $positionIds: [ID!]!) {
+              redeemPositions(telegramId: $telegramId, positionIds: $positionIds) {
+                payout
+                positions {
+                  id
+                  status
+                  shares
+                  realizedPnl
+                  closedAt
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "telegramId": telegram_id,
+            "positionIds": position_ids,
+        }
+        response = await self.execute(
+            query=query, operation_name="RedeemPositions", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return RedeemPositions.model_validate(data).redeem_positions
+
+    async def resolve_markets(
+        self, resolutions: list[MarketResolutionInput], **kwargs: Any
+    ) -> ResolveMarketsResolveMarkets:
+        query = gql("""
+            mutation ResolveMarkets($resolutions: [MarketResolutionInput!]!) {
+              resolveMarkets(resolutions: $resolutions) {
+                resolved
+                rejected {
+                  marketId
+                  reason
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"resolutions": resolutions}
+        response = await self.execute(
+            query=query, operation_name="ResolveMarkets", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return ResolveMarkets.model_validate(data).resolve_markets
+
+    async def trade_history(
+        self,
+        telegram_id: str,
+        first: int,
+        after: str | None | UnsetType = UNSET,
+        **kwargs: Any,
+    ) -> TradeHistoryUser | None:
+        query = gql("""
+            query TradeHistory($telegramId: ID!, $first: Int!, $after: String) {
+              user(telegramId: $telegramId) {
+                trades(first: $first, after: $after) {
+                  edges {
+                    cursor
+                    node {
+                      id
+                      kind
+                      outcome
+                      shares
+                      price
+                      realizedPnl
+                      executedAt
+                      market {
+                        id
+                        title
+                      }
+                    }
+                  }
+                  pageInfo {
+                    hasNextPage
+                    endCursor
+                  }
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "telegramId": telegram_id,
+            "first": first,
+            "after": after,
+        }
+        response = await self.execute(
+            query=query, operation_name="TradeHistory", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return TradeHistory.model_validate(data).user
+
+    async def smart_trades(
+        self,
+        first: int,
+        after: str | None | UnsetType = UNSET,
+        min_value: Decimal | None | UnsetType = UNSET,
+        min_win_rate: Decimal | None | UnsetType = UNSET,
+        **kwargs: Any,
+    ) -> SmartTradesSmartTrades:
+        query = gql("""
+            query SmartTrades($first: Int!, $after: String, $minValue: Decimal, $minWinRate: Decimal) {
+              smartTrades(
+                first: $first
+                after: $after
+                minValue: $minValue
+                minWinRate: $minWinRate
+              ) {
+                edges {
+                  cursor
+                  node {
+                    id
+                    outcome
+                    shares
+                    price
+                    value
+                    executedAt
+                    wallet {
+                      address
+                      winRate
+                      smartscore
+                    }
+                    market {
+                      id
+                      title
+                      outcomePrices
+                    }
+                  }
+                }
+                pageInfo {
+                  hasNextPage
+                  endCursor
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {
+            "first": first,
+            "after": after,
+            "minValue": min_value,
+            "minWinRate": min_win_rate,
+        }
+        response = await self.execute(
+            query=query, operation_name="SmartTrades", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return SmartTrades.model_validate(data).smart_trades
+
+    async def record_wallet_trades(
+        self, trades: list[WalletTradeInput], **kwargs: Any
+    ) -> RecordWalletTradesRecordWalletTrades:
+        query = gql("""
+            mutation RecordWalletTrades($trades: [WalletTradeInput!]!) {
+              recordWalletTrades(trades: $trades) {
+                recorded
+                duplicates
+                rejected {
+                  id
+                  reason
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"trades": trades}
+        response = await self.execute(
+            query=query,
+            operation_name="RecordWalletTrades",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return RecordWalletTrades.model_validate(data).record_wallet_trades
+
+    async def leaderboard(
+        self, by: LeaderboardOrder, first: int, **kwargs: Any
+    ) -> list[LeaderboardLeaderboard]:
+        query = gql("""
+            query Leaderboard($by: LeaderboardOrder!, $first: Int!) {
+              leaderboard(by: $by, first: $first) {
+                rank
+                wallet {
+                  address
+                  smartscore
+                  winRate
+                  marketsTraded
+                  realizedPnl
+                }
+              }
+            }
+            """)
+        variables: dict[str, object] = {"by": by, "first": first}
+        response = await self.execute(
+            query=query, operation_name="Leaderboard", variables=variables, **kwargs
+        )
+        data = self.get_data(response)
+        return Leaderboard.model_validate(data).leaderboard
+
+    async def update_wallet_stats(
+        self, wallets: list[WalletStatsInput], **kwargs: Any
+    ) -> UpdateWalletStatsUpdateWalletStats:
+        query = gql("""
+            mutation UpdateWalletStats($wallets: [WalletStatsInput!]!) {
+              updateWalletStats(wallets: $wallets) {
+                updated
+              }
+            }
+            """)
+        variables: dict[str, object] = {"wallets": wallets}
+        response = await self.execute(
+            query=query,
+            operation_name="UpdateWalletStats",
+            variables=variables,
+            **kwargs,
+        )
+        data = self.get_data(response)
+        return UpdateWalletStats.model_validate(data).update_wallet_stats

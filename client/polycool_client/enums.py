@@ -4,9 +4,21 @@
 from enum import Enum
 
 
+class LeaderboardOrder(str, Enum):
+    REALIZED_PNL = "REALIZED_PNL"
+    SMARTSCORE = "SMARTSCORE"
+    WIN_RATE = "WIN_RATE"
+
+
 class PositionStatus(str, Enum):
     ACTIVE = "ACTIVE"
     CLOSED = "CLOSED"
+
+
+class TradeKind(str, Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+    REDEEM = "REDEEM"
 
 
 class TradeSide(str, Enum):
