@@ -18,7 +18,7 @@ import string
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,14 +28,20 @@ import pytest
 from graphql import OperationDefinitionNode, parse
 from polycool_client import (
     Client,
+    LeaderboardOrder,
     MarketPriceInput,
+    MarketResolutionInput,
     PolycoolError,
     PositionSnapshotInput,
     PositionStatus,
     RecordTradeInput,
+    SmartTradesSmartTradesEdgesNode,
+    TradeKind,
     TradeSide,
     TriggerKind,
     UpsertUserInput,
+    WalletStatsInput,
+    WalletTradeInput,
 )
 
 from settings import ROOT
@@ -109,7 +115,7 @@ def contract_operations() -> list[str]:
 
 def test_every_contract_operation_has_a_client_method_and_a_test() -> None:
     operations = contract_operations()
-    assert len(operations) >= 13
+    assert len(operations) >= 21
     stale = [op for op in operations if not callable(getattr(Client, method_name(op), None))]
     assert not stale, f"the client lacks {stale}: run 'make client' and commit client/"
     untested = [op for op in operations if f"test_{method_name(op)}" not in globals()]
@@ -117,12 +123,18 @@ def test_every_contract_operation_has_a_client_method_and_a_test() -> None:
 
 
 def test_the_check_finds_a_document_with_no_test(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Control: the check above fails for a contract document this file does not test."""
-    extra = "query WalletFeed { trendingMarkets(first: 1) { edges { cursor } } }"
+    """Control: the check above fails for a contract document this file does not test.
+
+    The document's name is one no real document will take: were it a real one (with its test),
+    the check would pass and this control would prove nothing."""
+    name = "ControlDocumentWithNoTest"
+    assert name not in contract_operations()
+    assert f"test_{method_name(name)}" not in globals()
+    extra = f"query {name} {{ trendingMarkets(first: 1) {{ edges {{ cursor }} }} }}"
     documents = contract_documents() + "\n" + extra
     monkeypatch.setattr(sys.modules[__name__], "contract_documents", lambda: documents)
-    monkeypatch.setattr(Client, "wallet_feed", lambda self: None, raising=False)
-    with pytest.raises(AssertionError, match="WalletFeed"):
+    monkeypatch.setattr(Client, method_name(name), lambda self: None, raising=False)
+    with pytest.raises(AssertionError, match=f"no test drives .*'{name}'"):
         test_every_contract_operation_has_a_client_method_and_a_test()
 
 
@@ -610,6 +622,534 @@ async def test_update_market_prices(
         )
     assert forbidden.value.code == "FORBIDDEN"
     assert (await market_row(db, market_id))["outcome_prices"] == [Decimal("0.65"), Decimal("0.35")]
+
+
+# -- Settlement and trade history (README "Settlement", "Trade history") -------------------------
+
+
+async def settled_market(db: asyncpg.Connection, outcomes: list[str]) -> str:
+    """A market of the test's own, inactive so that no list (trending, search) shows it."""
+    share = (Decimal(1) / len(outcomes)).quantize(Decimal("1e-12"))
+    return await insert_market(
+        db,
+        outcomes=outcomes,
+        prices=[share] * len(outcomes),
+        title="Client settlement",
+        active=False,
+    )
+
+
+async def test_claimable(
+    bot: Client, ingest: Client, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
+) -> None:
+    telegram_id = new_telegram_id()
+    user_id = await insert_user(db, telegram_id)
+    first, second, still_open = (
+        await settled_market(db, ["Yes", "No"]),
+        await settled_market(db, ["A", "B", "C"]),
+        await settled_market(db, ["Yes", "No"]),
+    )
+    held = [
+        (first, "Yes", "12.5", "0.4"),
+        (first, "No", "3", "0.6"),
+        (second, "B", "7.25", "0.2"),
+        (second, "C", "1", "0.3"),
+        (still_open, "Yes", "5", "0.5"),
+    ]
+    for market_id, outcome, shares, price in held:
+        await insert_position(
+            db,
+            user_id=user_id,
+            market_id=market_id,
+            outcome=outcome,
+            shares=Decimal(shares),
+            entry_price=Decimal(price),
+        )
+    none_yet = await bot.claimable(telegram_id=telegram_id)
+    assert none_yet is not None
+    assert (none_yet.claimable.position_count, none_yet.claimable.positions) == (0, [])
+
+    await ingest.resolve_markets(
+        resolutions=[MarketResolutionInput(market_id=first, winning_outcome="Yes")]
+    )
+    await ingest.resolve_markets(  # later: listed first; outcomes match case-insensitively
+        resolutions=[MarketResolutionInput(market_id=second, winning_outcome="b")]
+    )
+    user = await bot.claimable(telegram_id=telegram_id)
+
+    rows = await db.fetch(
+        "SELECT p.*, m.winning_outcome, m.resolved_at FROM position p"
+        " JOIN market m ON m.id = p.market_id"
+        " WHERE p.user_id = $1 AND p.status = 'ACTIVE' AND m.resolved",
+        user_id,
+    )
+    rows = sorted(rows, key=lambda r: r["id"])
+    rows.sort(key=lambda r: r["resolved_at"], reverse=True)
+    payouts = [r["shares"] if r["outcome"] == r["winning_outcome"] else 0 for r in rows]
+    assert user is not None
+    assert user.id == str(user_id)
+    claimable = user.claimable
+    assert [p.id for p in claimable.positions] == [str(r["id"]) for r in rows]
+    assert [(r["market_id"], r["outcome"]) for r in rows] == [
+        (second, "B"),
+        (second, "C"),
+        (first, "Yes"),
+        (first, "No"),
+    ]
+    assert claimable.position_count == 4
+    assert claimable.payout == sum(payouts) == Decimal("12.5") + Decimal("7.25")
+    for shown, row, payout in zip(claimable.positions, rows, payouts, strict=True):
+        assert (shown.outcome, shown.shares, shown.entry_price, shown.payout) == (
+            row["outcome"],
+            row["shares"],
+            row["entry_price"],
+            payout,
+        )
+        assert shown.market is not None
+        assert (shown.market.id, shown.market.resolved) == (row["market_id"], True)
+        assert shown.market.winning_outcome == row["winning_outcome"]
+        assert shown.market.resolved_at == row["resolved_at"]
+    assert {p.market.winning_outcome for p in claimable.positions if p.market} == {"Yes", "B"}
+
+    assert await bot.claimable(telegram_id=new_telegram_id()) is None
+
+
+async def test_redeem_positions(
+    bot: Client, ingest: Client, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
+) -> None:
+    telegram_id = new_telegram_id()
+    await insert_user(db, telegram_id)
+    market_id = await settled_market(db, ["Yes", "No"])
+
+    async def buy(outcome: str, shares: str, price: str) -> str:
+        trade = RecordTradeInput(
+            telegram_id=telegram_id,
+            market_id=market_id,
+            outcome=outcome,
+            side=TradeSide.BUY,
+            shares=Decimal(shares),
+            price=Decimal(price),
+        )
+        return (await bot.record_trade(input=trade)).position.id
+
+    yes, no = await buy("Yes", "4", "0.25"), await buy("No", "1.5", "0.1")
+    with pytest.raises(PolycoolError) as unresolved:
+        await bot.redeem_positions(telegram_id=telegram_id, position_ids=[yes])
+    assert unresolved.value.code == "BAD_USER_INPUT"
+    await ingest.resolve_markets(
+        resolutions=[MarketResolutionInput(market_id=market_id, winning_outcome="Yes")]
+    )
+
+    redeemed = await bot.redeem_positions(telegram_id=telegram_id, position_ids=[no, yes])
+
+    # Each closes as a sale at its payout price: 1 for the winning outcome, 0 otherwise.
+    assert redeemed.payout == Decimal(4) * 1 + Decimal("1.5") * 0
+    assert [p.id for p in redeemed.positions] == [no, yes]  # in the order given
+    realized = {no: (0 - Decimal("0.1")) * Decimal("1.5"), yes: (1 - Decimal("0.25")) * 4}
+    for position in redeemed.positions:
+        row = await position_row(db, position.id)
+        assert (position.status, position.shares) == (PositionStatus.CLOSED, Decimal(0))
+        assert position.realized_pnl == realized[position.id] == row["realized_pnl"]
+        assert position.closed_at == row["closed_at"]
+        assert position.closed_at is not None
+        assert (row["status"], row["shares"]) == ("CLOSED", 0)
+
+    with pytest.raises(PolycoolError) as again:  # no longer ACTIVE
+        await bot.redeem_positions(telegram_id=telegram_id, position_ids=[yes])
+    assert again.value.code == "BAD_USER_INPUT"
+    with pytest.raises(PolycoolError) as stranger:  # another user's: not revealed
+        await bot.redeem_positions(telegram_id=new_telegram_id(), position_ids=[yes])
+    assert stranger.value.code == "NOT_FOUND"
+    with pytest.raises(PolycoolError) as forbidden:  # the workers' key may not redeem
+        await ingest.redeem_positions(telegram_id=telegram_id, position_ids=[yes])
+    assert forbidden.value.code == "FORBIDDEN"
+
+
+async def test_resolve_markets(
+    ingest: Client, bot: Client, admin: Client, db: asyncpg.Connection
+) -> None:
+    winner, perhaps = (
+        await settled_market(db, ["Yes", "No"]),
+        await settled_market(db, ["Up", "Down"]),
+    )
+
+    result = await ingest.resolve_markets(
+        resolutions=[
+            MarketResolutionInput(market_id=winner, winning_outcome="nO"),
+            MarketResolutionInput(market_id="no-such-market", winning_outcome="Yes"),
+            MarketResolutionInput(market_id=perhaps, winning_outcome="Perhaps"),
+        ]
+    )
+
+    assert result.resolved == 1
+    assert [r.market_id for r in result.rejected] == ["no-such-market", perhaps]
+    assert all(r.reason for r in result.rejected)
+    row = await market_row(db, winner)
+    assert (row["resolved"], row["winning_outcome"]) == (True, "No")  # spelled as the market does
+    assert row["outcome_prices"] == [0, 1]
+    assert row["resolved_at"] is not None
+    assert (await market_row(db, perhaps))["resolved"] is False
+    # The same outcome again changes nothing; another one is rejected.
+    same = await admin.resolve_markets(
+        resolutions=[MarketResolutionInput(market_id=winner, winning_outcome="No")]
+    )
+    assert (same.resolved, same.rejected) == (0, [])
+    other = await admin.resolve_markets(
+        resolutions=[MarketResolutionInput(market_id=winner, winning_outcome="Yes")]
+    )
+    assert (other.resolved, [r.market_id for r in other.rejected]) == (0, [winner])
+    assert await market_row(db, winner) == row
+
+    # The bot's key may not settle markets: refused before anything runs.
+    with pytest.raises(PolycoolError) as forbidden:
+        await bot.resolve_markets(
+            resolutions=[MarketResolutionInput(market_id=perhaps, winning_outcome="Up")]
+        )
+    assert forbidden.value.code == "FORBIDDEN"
+    assert (await market_row(db, perhaps))["resolved"] is False
+
+
+async def test_trade_history(
+    bot: Client, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
+) -> None:
+    telegram_id = new_telegram_id()
+    user_id = await insert_user(db, telegram_id)
+    market_id = await settled_market(db, ["Yes", "No"])
+    sent = [
+        (TradeSide.BUY, "Yes", "4", "0.25"),
+        (TradeSide.BUY, "Yes", "4", "0.75"),
+        (TradeSide.SELL, "Yes", "2", "0.8"),
+        (TradeSide.BUY, "No", "1.5", "0.1"),
+    ]
+    for side, outcome, shares, price in sent:
+        await bot.record_trade(
+            input=RecordTradeInput(
+                telegram_id=telegram_id,
+                market_id=market_id,
+                outcome=outcome,
+                side=side,
+                shares=Decimal(shares),
+                price=Decimal(price),
+            )
+        )
+
+    nodes = []
+    after: str | None = None
+    while True:
+        user = await bot.trade_history(telegram_id=telegram_id, first=3, after=after)
+        assert user is not None
+        page = user.trades
+        assert len(page.edges) <= 3
+        nodes += [edge.node for edge in page.edges]
+        if not page.page_info.has_next_page:
+            break
+        assert page.page_info.end_cursor == page.edges[-1].cursor
+        after = page.page_info.end_cursor
+
+    rows = await db.fetch(
+        "SELECT * FROM trade WHERE user_id = $1 ORDER BY executed_at DESC, id DESC", user_id
+    )
+    assert [n.id for n in nodes] == [str(r["id"]) for r in rows]
+    average = (Decimal(4) * Decimal("0.25") + Decimal(4) * Decimal("0.75")) / 8
+    expected = [  # newest first, each with what it added to its position's realized P&L
+        (TradeKind.BUY, "No", Decimal("1.5"), Decimal("0.1"), Decimal(0)),
+        (TradeKind.SELL, "Yes", Decimal(2), Decimal("0.8"), (Decimal("0.8") - average) * 2),
+        (TradeKind.BUY, "Yes", Decimal(4), Decimal("0.75"), Decimal(0)),
+        (TradeKind.BUY, "Yes", Decimal(4), Decimal("0.25"), Decimal(0)),
+    ]
+    assert [(n.kind, n.outcome, n.shares, n.price, n.realized_pnl) for n in nodes] == expected
+    assert [n.executed_at for n in nodes] == [r["executed_at"] for r in rows]
+    assert all(n.market is not None and n.market.id == market_id for n in nodes)
+
+    assert await bot.trade_history(telegram_id=new_telegram_id(), first=1) is None
+    for first, after, field in ((0, None, "first"), (101, None, "first"), (1, "garbage!", "after")):
+        with pytest.raises(PolycoolError) as refused:
+            await bot.trade_history(telegram_id=telegram_id, first=first, after=after)
+        assert (refused.value.code, refused.value.field) == ("BAD_USER_INPUT", field)
+
+
+# -- Watched wallets (README "Watched wallets, the smart-wallet feed and the leaderboard") -------
+
+
+def new_address() -> str:
+    """A wallet address nobody else uses, in mixed case as a tracker may send it."""
+    digits = secrets.token_hex(20)
+    return "0x" + digits[:20].upper() + digits[20:]
+
+
+def wallet_stats(address: str, **values: str | int) -> WalletStatsInput:
+    fields: dict[str, str | int] = {
+        "smartscore": "5.5",
+        "win_rate": "0.6",
+        "markets_traded": 12,
+        "realized_pnl": "1000.25",
+        **values,
+    }
+    return WalletStatsInput(
+        address=address,
+        smartscore=Decimal(fields["smartscore"]),
+        win_rate=Decimal(fields["win_rate"]),
+        markets_traded=int(fields["markets_traded"]),
+        realized_pnl=Decimal(fields["realized_pnl"]),
+    )
+
+
+def wallet_trade(
+    wallet: str,
+    token_id: str,
+    shares: Decimal,
+    *,
+    price: str = "0.5",
+    side: TradeSide = TradeSide.BUY,
+    minutes_ago: float = 1,
+    id: str | None = None,
+) -> WalletTradeInput:
+    return WalletTradeInput(
+        id=id or "client-" + secrets.token_hex(8),
+        wallet=wallet,
+        token_id=token_id,
+        side=side,
+        shares=shares,
+        price=Decimal(price),
+        executed_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
+    )
+
+
+async def seeded_tokens(db: asyncpg.Connection, count: int) -> list[str]:
+    """Tokens of seeded markets (tests' own markets are not all kept), one per market."""
+    rows = await db.fetch(
+        "SELECT clob_token_ids FROM market WHERE id NOT LIKE 'test-%' ORDER BY id LIMIT $1", count
+    )
+    return [row["clob_token_ids"][i % 2] for i, row in enumerate(rows)]
+
+
+async def test_update_wallet_stats(ingest: Client, bot: Client, db: asyncpg.Connection) -> None:
+    address, twice = new_address(), new_address()
+
+    result = await ingest.update_wallet_stats(
+        wallets=[
+            wallet_stats(address, smartscore="7.125", win_rate="0.75", realized_pnl="-12.5"),
+            wallet_stats(twice, markets_traded=3),
+            wallet_stats(twice.lower(), markets_traded=4),  # the last entry of an address wins
+        ]
+    )
+
+    assert result.updated == 3  # the entries
+    rows = await db.fetch(
+        "SELECT * FROM wallet WHERE address = ANY($1::text[]) ORDER BY address = $2 DESC",
+        [address.lower(), twice.lower()],
+        address.lower(),
+    )
+    assert [
+        (r["address"], r["smartscore"], r["win_rate"], r["markets_traded"], r["realized_pnl"])
+        for r in rows
+    ] == [
+        (address.lower(), Decimal("7.125"), Decimal("0.75"), 12, Decimal("-12.5")),
+        (twice.lower(), Decimal("5.5"), Decimal("0.6"), 4, Decimal("1000.25")),
+    ]
+
+    # All or nothing: one bad entry and the good one beside it is not stored either.
+    unseen = new_address()
+    for bad in (
+        wallet_stats("0x1234"),
+        wallet_stats(new_address(), win_rate="1.5"),
+        wallet_stats(new_address(), markets_traded=-1),
+    ):
+        with pytest.raises(PolycoolError) as refused:
+            await ingest.update_wallet_stats(wallets=[wallet_stats(unseen), bad])
+        assert refused.value.code == "BAD_USER_INPUT"
+    assert await db.fetchval("SELECT count(*) FROM wallet WHERE address = $1", unseen.lower()) == 0
+    with pytest.raises(PolycoolError) as forbidden:
+        await bot.update_wallet_stats(wallets=[wallet_stats(unseen)])
+    assert forbidden.value.code == "FORBIDDEN"
+
+
+async def test_record_wallet_trades(ingest: Client, bot: Client, db: asyncpg.Connection) -> None:
+    wallet = new_address()
+    await ingest.update_wallet_stats(wallets=[wallet_stats(wallet)])
+    token, other = await seeded_tokens(db, 2)
+    kept = wallet_trade(wallet, token, Decimal("10"), price="0.4")
+    sold = wallet_trade(wallet.lower(), other, Decimal("2.5"), side=TradeSide.SELL)
+    rejects = [
+        wallet_trade(new_address(), token, Decimal(1)),  # a wallet nobody watches
+        wallet_trade(wallet, "404", Decimal(1)),  # no market has the token
+        wallet_trade(wallet, token, Decimal(0)),
+        wallet_trade(wallet, token, Decimal(1), price="1.5"),
+    ]
+
+    result = await ingest.record_wallet_trades(trades=[kept, *rejects, sold])
+
+    assert (result.recorded, result.duplicates) == (2, 0)
+    assert [r.id for r in result.rejected] == [r.id for r in rejects]  # in the order sent
+    assert all(r.reason for r in result.rejected)
+    rows = await db.fetch(
+        "SELECT * FROM wallet_trade WHERE wallet = $1 ORDER BY executed_at", wallet.lower()
+    )
+    assert [
+        (r["id"], r["token_id"], r["side"], r["shares"], r["price"], r["executed_at"]) for r in rows
+    ] == [(t.id, t.token_id, t.side.value, t.shares, t.price, t.executed_at) for t in (kept, sold)]
+
+    # A tracker that sends again: duplicates by id, even when the rest of the entry differs.
+    resent = await ingest.record_wallet_trades(
+        trades=[kept, sold.model_copy(update={"shares": Decimal(99)})]
+    )
+    assert (resent.recorded, resent.duplicates, resent.rejected) == (0, 2, [])
+    stored = "SELECT shares FROM wallet_trade WHERE id = $1"
+    assert await db.fetchval(stored, sold.id) == Decimal("2.5")
+
+    with pytest.raises(PolycoolError) as forbidden:
+        await bot.record_wallet_trades(trades=[wallet_trade(wallet, token, Decimal(1))])
+    assert forbidden.value.code == "FORBIDDEN"
+    assert len(await db.fetch("SELECT id FROM wallet_trade WHERE wallet = $1", wallet.lower())) == 2
+
+
+async def test_smart_trades(ingest: Client, bot: Client, db: asyncpg.Connection) -> None:
+    # A minimum value far above any other test's trades, and unique to this run: the feed
+    # under these filters is this test's trades only (still computed from all the rows).
+    floor = Decimal(10**12 + secrets.randbelow(10**9))
+    strong, weak = new_address(), new_address()
+    await ingest.update_wallet_stats(
+        wallets=[
+            wallet_stats(strong, win_rate="0.97", smartscore="42.5"),
+            wallet_stats(weak, win_rate="0.6"),
+        ]
+    )
+    yes, no = await seeded_tokens(db, 2)
+    tied = sorted("client-" + secrets.token_hex(8) for _ in range(3))
+    trades = {
+        "at_floor": wallet_trade(strong, yes, floor * 2, minutes_ago=3),
+        "under": wallet_trade(strong, yes, floor * 2 - Decimal("0.000002"), minutes_ago=2),
+        "sell": wallet_trade(strong, no, floor * 4, side=TradeSide.SELL, minutes_ago=2),
+        "weak": wallet_trade(weak, no, floor * 4, minutes_ago=4),
+        # One time for three trades, sent in another order than their ids': ids order them.
+        "tied_c": wallet_trade(strong, no, floor * 3, minutes_ago=1, id=tied[2]),
+        "tied_a": wallet_trade(strong, yes, floor * 3, minutes_ago=1, id=tied[0]),
+        "tied_b": wallet_trade(weak, no, floor * 3, minutes_ago=1, id=tied[1]),
+    }
+    same_time = trades["tied_a"].executed_at
+    for name in ("tied_b", "tied_c"):
+        trades[name] = trades[name].model_copy(update={"executed_at": same_time})
+    recorded = await ingest.record_wallet_trades(trades=list(trades.values()))
+    assert recorded.recorded == len(trades)
+
+    async def walk(first: int, min_win_rate: Decimal) -> list[SmartTradesSmartTradesEdgesNode]:
+        nodes: list[SmartTradesSmartTradesEdgesNode] = []
+        after: str | None = None
+        while True:
+            page = await bot.smart_trades(
+                first=first, after=after, min_value=floor, min_win_rate=min_win_rate
+            )
+            nodes += [edge.node for edge in page.edges]
+            if not page.page_info.has_next_page:
+                return nodes
+            assert len(page.edges) == first
+            assert page.page_info.end_cursor == page.edges[-1].cursor
+            after = page.page_info.end_cursor
+
+    async def expected(min_win_rate: Decimal) -> list[asyncpg.Record]:
+        rows = await db.fetch(
+            "SELECT t.*, w.win_rate, w.smartscore FROM wallet_trade t"
+            " JOIN wallet w ON w.address = t.wallet"
+        )
+        kept = [
+            r
+            for r in rows
+            if r["side"] == "BUY"
+            and r["shares"] * r["price"] >= floor
+            and r["win_rate"] >= min_win_rate
+        ]
+        kept.sort(key=lambda r: r["id"])
+        kept.sort(key=lambda r: r["executed_at"], reverse=True)
+        return kept
+
+    markets = {
+        token: row
+        for row in await db.fetch("SELECT * FROM market WHERE clob_token_ids && $1", [yes, no])
+        for token in row["clob_token_ids"]
+    }
+    # Pages of 2 cut through the three tied trades.
+    loose = await walk(2, Decimal("0.55"))
+    rows = await expected(Decimal("0.55"))
+    assert [r["id"] for r in rows] == [
+        trades[name].id for name in ("tied_a", "tied_b", "tied_c", "at_floor", "weak")
+    ]
+    assert [n.id for n in loose] == [r["id"] for r in rows]
+    for node, row in zip(loose, rows, strict=True):
+        market = markets[row["token_id"]]
+        assert node.outcome == market["outcomes"][market["clob_token_ids"].index(row["token_id"])]
+        assert (node.shares, node.price, node.value) == (
+            row["shares"],
+            row["price"],
+            row["shares"] * row["price"],
+        )
+        assert node.executed_at == row["executed_at"]
+        assert (node.wallet.address, node.wallet.win_rate, node.wallet.smartscore) == (
+            row["wallet"],
+            row["win_rate"],
+            row["smartscore"],
+        )
+        assert node.market is not None
+        assert (node.market.id, node.market.title, node.market.outcome_prices) == (
+            market["id"],
+            market["title"],
+            market["outcome_prices"],
+        )
+    strict = await walk(100, Decimal("0.9"))
+    assert [n.id for n in strict] == [r["id"] for r in await expected(Decimal("0.9"))]
+    assert [n.id for n in strict] == [trades[name].id for name in ("tied_a", "tied_c", "at_floor")]
+
+    for first, after, field in ((0, None, "first"), (101, None, "first"), (5, "garbage!", "after")):
+        with pytest.raises(PolycoolError) as refused:
+            await bot.smart_trades(first=first, after=after)
+        assert (refused.value.code, refused.value.field) == ("BAD_USER_INPUT", field)
+
+
+async def test_leaderboard(ingest: Client, bot: Client, db: asyncpg.Connection) -> None:
+    # Two wallets tied above every stored smartscore (sent in the reverse of their addresses'
+    # order), so the top of that board is theirs, in address order.
+    top = await db.fetchval("SELECT max(smartscore) FROM wallet") + 1
+    tied = sorted((new_address() for _ in range(2)), key=str.lower, reverse=True)
+    await ingest.update_wallet_stats(wallets=[wallet_stats(a, smartscore=str(top)) for a in tied])
+
+    for by, column in (
+        (LeaderboardOrder.SMARTSCORE, "smartscore"),
+        (LeaderboardOrder.WIN_RATE, "win_rate"),
+        (LeaderboardOrder.REALIZED_PNL, "realized_pnl"),
+    ):
+        board = await bot.leaderboard(by=by, first=7)
+        rows = sorted(await db.fetch("SELECT * FROM wallet"), key=lambda r: r["address"])
+        rows.sort(key=lambda r: r[column], reverse=True)
+        assert [
+            (
+                e.rank,
+                e.wallet.address,
+                e.wallet.smartscore,
+                e.wallet.win_rate,
+                e.wallet.markets_traded,
+                e.wallet.realized_pnl,
+            )
+            for e in board
+        ] == [
+            (
+                rank,
+                r["address"],
+                r["smartscore"],
+                r["win_rate"],
+                r["markets_traded"],
+                r["realized_pnl"],
+            )
+            for rank, r in enumerate(rows[:7], start=1)
+        ], by
+    smartest = await bot.leaderboard(by=LeaderboardOrder.SMARTSCORE, first=2)
+    assert [(e.rank, e.wallet.address) for e in smartest] == [
+        (1, min(a.lower() for a in tied)),
+        (2, max(a.lower() for a in tied)),
+    ]
+
+    for first in (0, 101):
+        with pytest.raises(PolycoolError) as refused:
+            await bot.leaderboard(by=LeaderboardOrder.WIN_RATE, first=first)
+        assert (refused.value.code, refused.value.field) == ("BAD_USER_INPUT", "first")
 
 
 # -- Keys ----------------------------------------------------------------------------------------
