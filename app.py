@@ -87,6 +87,7 @@ def create_app(settings: Settings) -> Starlette:
         pool = await create_pool(postgres, settings)
         gauges = watch_pool(pool, POOL_GAUGES_EVERY if settings.metrics_dir else None)
         app.state.database = Database(pool, settings.pool_acquire_timeout)
+        app.state.database_url = postgres
         app.state.redis_url = redis
         app.state.cache = connect_cache(settings, redis)
         app.state.answers = (
@@ -200,6 +201,41 @@ async def _seed(settings: Settings, users: int, seed: int) -> None:
     print(report)
 
 
+async def _demo(settings: Settings, seed: int) -> None:
+    import httpx
+
+    from seed.activity import play_demo  # only the demo needs it
+
+    app = create_app(settings)
+    # The app's own lifespan and middleware: the demo's writes are the API's, cache scopes and
+    # all. With keys configured, an admin key may send every one of its mutations.
+    admin = next((key for role, key in settings.api_keys if role == "admin"), None)
+    headers = {} if admin is None else {"Authorization": f"Bearer {admin}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://demo", headers=headers
+        ) as client,
+    ):
+
+        async def send(document: str, variables: dict[str, Any]) -> dict[str, Any]:
+            response = await client.post(
+                "/graphql", json={"query": document, "variables": variables}
+            )
+            answer = response.json()
+            if answer.get("errors") or response.status_code != 200:
+                raise RuntimeError(f"demo: {document.split('(')[0].strip()}: {answer}")
+            data: dict[str, Any] = answer["data"]
+            return data
+
+        connection = await asyncpg.connect(app.state.database_url)
+        try:
+            report = await play_demo(connection, send, seed=seed)
+        finally:
+            await connection.close()
+    print(report)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="app.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -207,6 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed_command = commands.add_parser("seed", help="load the market snapshot and demo users")
     seed_command.add_argument("--users", type=int, default=500)
     seed_command.add_argument("--seed", type=int, default=1)
+    demo_command = commands.add_parser(
+        "demo", help="after seed: resolve, trade and record wallet trades through the API"
+    )
+    demo_command.add_argument("--seed", type=int, default=1)
     commands.add_parser("serve", help="run the HTTP service")
     commands.add_parser("ingest", help="run the price ingestion worker (docs/ingestion.md)")
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
@@ -224,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_migrate(settings))
     elif args.command == "seed":
         asyncio.run(_seed(settings, args.users, args.seed))
+    elif args.command == "demo":
+        asyncio.run(_demo(settings, args.seed))
     elif args.command == "ingest":
         from ingestion.worker import run_ingest  # the feed client is only needed here
 
