@@ -29,13 +29,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from uvicorn.config import STARTUP_FAILURE
 
 from cache.answers import Answers
 from cache.embedded import start_redis
 from cache.store import connect as connect_cache
+from cache.trigger_feed import connect_feed
 from cache.warm import keep_markets_warm, warm_markets
 from schema.schema import build_schema
 from settings import Settings, SettingsError
@@ -92,6 +93,13 @@ def create_app(settings: Settings) -> Starlette:
         app.state.answers = (
             Answers(app.state.cache, release=release) if settings.answer_cache else None
         )
+        # The `triggers` subscription's reader of the stream (no connection until subscribed).
+        app.state.triggers = connect_feed(
+            redis,
+            settings.trigger_stream_key,
+            cluster=settings.redis_cluster,
+            connect_timeout=max(settings.redis_timeout, 1.0),
+        )
         background = [] if gauges is None else [gauges]
         try:
             try:
@@ -116,6 +124,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             for task in background:
                 task.cancel()
+            await app.state.triggers.close()
             await app.state.cache.close()
             await pool.close()
             for server in embedded:
@@ -128,6 +137,7 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),  # subscriptions (graphql-transport-ws)
             *asset_routes(settings.graphiql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -246,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "port": settings.port,
             "access_log": False,
             "log_config": None,
+            # A WebSocket frame over the body limit is refused by uvicorn before it is buffered
+            # whole (web/body_limit.py refuses the message again, whatever server runs the app).
+            "ws_max_size": settings.max_body_bytes,
         }
         if settings.workers == 1:
             uvicorn.run(create_app(settings), **options)

@@ -115,6 +115,10 @@ class Settings:
     rate_limit: bool = True
     rate_limit_per_user: str = "100/minute"
     rate_limit_per_key: str = "6000/minute"
+    # Subscriptions (WebSocket): open connections per API key in each process (per client
+    # address when the API runs open), and subscriptions per connection.
+    ws_connections_per_key: int = 10
+    ws_subscriptions_per_connection: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -179,6 +183,10 @@ class Settings:
             ingest_metrics_port=_int(env, "INGEST_METRICS_PORT", cls.ingest_metrics_port),
             trigger_stream=env.get("TRIGGER_STREAM") or None,
             trigger_retry_after=_seconds(env, "TRIGGER_RETRY_AFTER", cls.trigger_retry_after),
+            ws_connections_per_key=_int(env, "WS_CONNECTIONS_PER_KEY", cls.ws_connections_per_key),
+            ws_subscriptions_per_connection=_int(
+                env, "WS_SUBSCRIPTIONS_PER_CONNECTION", cls.ws_subscriptions_per_connection
+            ),
         )
         settings.check()
         return settings
@@ -218,6 +226,12 @@ class Settings:
                 f"Config 'INGEST_TOP_MARKETS' has value {self.ingest_top_markets!r}. "
                 "Expected 0 or more."
             )
+        for name, value in (
+            ("WS_CONNECTIONS_PER_KEY", self.ws_connections_per_key),
+            ("WS_SUBSCRIPTIONS_PER_CONNECTION", self.ws_subscriptions_per_connection),
+        ):
+            if value < 1:
+                raise SettingsError(f"Config {name!r} has value {value!r}. Expected at least 1.")
         if not 0 <= self.ingest_metrics_port <= 65535:
             raise SettingsError(
                 f"Config 'INGEST_METRICS_PORT' has value {self.ingest_metrics_port!r}. "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -14,7 +14,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from resolvers import mutation, query
+from resolvers import mutation, query, subscription
 from schema.connection import MarketConnection
 from schema.execution.executor import planned_executor
 from schema.execution.plans import Plans
@@ -25,6 +25,7 @@ from schema.market import Market
 from schema.payloads import RecordTradePayload, SyncPositionsPayload, UpdateMarketPricesPayload
 from schema.position import Position
 from schema.scalars import DecimalScalar
+from schema.trigger import TriggerEvent
 from schema.user import User
 from settings import Settings
 
@@ -63,6 +64,16 @@ class Mutation:
     sync_positions: SyncPositionsPayload = strawberry.field(resolver=mutation.sync_positions)
     update_market_prices: UpdateMarketPricesPayload = strawberry.field(
         resolver=mutation.update_market_prices
+    )
+
+
+@strawberry.type
+class Subscription:
+    triggers: AsyncIterator[TriggerEvent] = strawberry.subscription(
+        resolver=subscription.triggers,
+        description="Each take-profit or stop-loss level as it fires, on any server process, "
+        "over WebSocket (graphql-transport-ws). after: the id of the last event seen, to resume "
+        "with nothing lost and nothing repeated; omitted: the events from now on.",
     )
 
 
@@ -113,6 +124,7 @@ def build_schema(
         ),
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         scalar_overrides={Decimal: DecimalScalar},
         config=StrawberryConfig(disable_field_suggestions=settings.app_env == "production"),

@@ -40,7 +40,7 @@ async def run(gql: GraphQLClient, operation: str, **variables: Any) -> Any:
 
 def test_every_contract_document_validates_against_the_schema() -> None:
     document = parse(DOCUMENTS)
-    assert len(document.definitions) == 13
+    assert len(document.definitions) == 14
     assert validate(build_schema()._schema, document) == []
 
 

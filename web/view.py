@@ -12,11 +12,15 @@ it, with 400 for a request that could not be executed (parse, validation, variab
 one its key may not run; plain `application/json` keeps 200 for every GraphQL answer, as older
 clients expect. GET runs queries only (405 for a mutation); a POST body that is not JSON is 415;
 a batch of operations is 400.
+
+WebSocket (the `triggers` subscription): graphql-transport-ws only, through
+web/subscriptions.py's handler; a connection's Context carries the process's trigger feed.
 """
 
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -29,6 +33,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -41,6 +46,7 @@ from settings import Settings
 from web.graphiql import render_graphiql
 from web.persisted_queries import PersistedQueryError, requested_hash, resolve_persisted
 from web.shaping import shape_errors
+from web.subscriptions import Connections, SubscriptionSocket
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 # The members of a request body: (name, type, what the error calls it).
@@ -53,10 +59,21 @@ _MEMBERS = (
 
 
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SubscriptionSocket
+
     def __init__(self, schema: PolycoolSchema, settings: Settings) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            # The protocol of the contract only: the legacy graphql-ws one is more to defend.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # A connection that never says who it is does not hold a socket for long.
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=settings.ws_subscriptions_per_connection,
+        )
         self.documents = schema.documents
         self.settings = settings
+        self.connections = Connections(settings.ws_connections_per_key)
 
     async def run(  # type: ignore[override]
         self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET
@@ -111,6 +128,7 @@ class GraphQLView(GraphQL[Context, None]):
         data: GraphQLRequestData,
     ) -> ExecutionResult:
         request = context.request
+        assert isinstance(request, Request)  # the HTTP path's context
         try:
             return await self.execute_single(request, adapter, sub_response, context, None, data)
         except HTTPException as error:
@@ -135,6 +153,26 @@ class GraphQLView(GraphQL[Context, None]):
             counts=request.state.counts,
             role=getattr(request.state, "role", None),
             debug_counts=debug,
+        )
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        """A WebSocket connection's context (the HTTP path builds its own in `run`): the role
+        is filled in at connection_init (web/subscriptions.py)."""
+        state = request.app.state
+        session = CacheSession(state.cache)
+        return Context(
+            request=request,
+            response=response,
+            settings=self.settings,
+            database=state.database,
+            cache=session,
+            loaders=Loaders(state.database, session),
+            request_id=request.state.request_id,
+            counts=request.state.counts,
+            role=getattr(request.state, "role", None),
+            triggers=state.triggers,
         )
 
     def _debug_counts(self, request: Request) -> bool:
