@@ -42,12 +42,17 @@ from web import subscriptions
 
 DOCUMENTS = contract_documents()
 BOT, INGEST, ADMIN = ("bot-" + "b" * 20, "ingest-" + "i" * 20, "admin-" + "a" * 20)
-API_KEYS = f"bot:{BOT},ingest:{INGEST},admin:{ADMIN}"
+# A second bot key, for the connection count alone: the other tests' connections, closing as
+# the next test starts, would count against the first one's places.
+COUNTED = "counted-" + "c" * 20
+API_KEYS = f"bot:{BOT},ingest:{INGEST},admin:{ADMIN},bot:{COUNTED}"
 SECRET = "subscriptions-test-secret-" + secrets.token_hex(8)
 WAIT = 10.0  # seconds an expected message may take
 QUIET = 1.0  # seconds of silence that show nothing more is coming
 LEVELS = 30  # take-profit levels, a cent apart: one per firing
 PROTOCOL = [Subprotocol("graphql-transport-ws")]
+CONNECTIONS_PER_KEY = 3  # the servers' (each tests opens at most two at a time otherwise)
+MAX_BYTES = 20_000  # the servers' MAX_BODY_BYTES, which bounds each WebSocket message too
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ def servers(
         "POOL_MIN_SIZE": "1",
         "POOL_MAX_SIZE": "4",
         "LOG_LEVEL": "INFO",
+        "WS_CONNECTIONS_PER_KEY": str(CONNECTIONS_PER_KEY),
+        "MAX_BODY_BYTES": str(MAX_BYTES),
     }
     logs = tmp_path_factory.mktemp("servers")
     started: dict[str, Server] = {}
@@ -413,3 +420,73 @@ async def test_queries_and_mutations_go_by_http_not_over_the_socket(
         refused = await message(ws)
         assert (refused["id"], refused["type"]) == ("2", "error")
         assert refused["payload"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_connections_per_key_are_bounded_and_given_back(
+    servers: dict[str, Server],
+) -> None:
+    a = servers["A"]
+    async with contextlib.AsyncExitStack() as stack:
+        for _ in range(CONNECTIONS_PER_KEY):
+            await stack.enter_async_context(subscriber(a.url, key=COUNTED))
+        with pytest.raises(ConnectionClosed) as refused:
+            async with subscriber(a.url, key=COUNTED):
+                pass
+        assert refused.value.rcvd is not None
+        assert refused.value.rcvd.code == 4429
+        # Another process counts its own; another key has its own places.
+        async with subscriber(servers["B"].url, key=COUNTED), subscriber(a.url, key=BOT):
+            pass
+    # Closed connections give their places back, once the server has seen them close.
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        try:
+            async with subscriber(a.url, key=COUNTED) as ws:
+                await nothing_more(ws)
+                break
+        except ConnectionClosed:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+
+
+async def test_a_message_over_the_body_limit_closes_the_connection(
+    servers: dict[str, Server],
+) -> None:
+    async def send_document_of(size: int) -> dict[str, Any] | int:
+        """What a subscribe message of about `size` bytes gets: a message, or a close code."""
+        async with subscriber(servers["A"].url) as ws:
+            query = "subscription Big { triggers { id } }" + " " * size
+            await ws.send(
+                orjson.dumps({"id": "2", "type": "subscribe", "payload": {"query": query}}).decode()
+            )
+            try:
+                return await message(ws, QUIET)
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else -1
+            except TimeoutError:
+                return {}
+
+    assert await send_document_of(MAX_BYTES + 1) == 1009
+    # Control: just under the limit, the connection stays (the subscription runs, quietly).
+    assert await send_document_of(MAX_BYTES - 200) == {}
+
+
+async def test_each_connection_has_a_request_id_and_a_log_line(
+    servers: dict[str, Server],
+) -> None:
+    a = servers["A"]
+    async with subscriber(a.url, key=ADMIN) as ws:
+        assert ws.response is not None
+        request_id = ws.response.headers["x-request-id"]
+        await nothing_more(ws)
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        lines = [orjson.loads(line) for line in a.log_path.read_text().splitlines()]
+        mine = [line for line in lines if line.get("request_id") == request_id]
+        if mine or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    [line] = mine
+    assert line["message"] == "WS /graphql 101 closed 1000"
+    assert (line["operation"], line["role"]) == ("Triggers", "admin")
