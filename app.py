@@ -39,6 +39,7 @@ from cache.store import connect as connect_cache
 from cache.trigger_feed import connect_feed
 from cache.warm import keep_markets_warm, warm_markets
 from schema.schema import build_schema
+from seed.demo import DEFAULT_SEED, DEFAULT_USERS
 from settings import Settings, SettingsError
 from sql.database import Database, create_pool
 from sql.embedded import Embedded, start_postgres
@@ -215,8 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending SQL migrations")
     seed_command = commands.add_parser("seed", help="load the market snapshot and demo users")
-    seed_command.add_argument("--users", type=int, default=500)
-    seed_command.add_argument("--seed", type=int, default=1)
+    # The defaults make the demo user GraphiQL's tabs open with (seed/demo.py).
+    seed_command.add_argument("--users", type=int, default=DEFAULT_USERS)
+    seed_command.add_argument("--seed", type=int, default=DEFAULT_SEED)
     commands.add_parser("serve", help="run the HTTP service")
     commands.add_parser("ingest", help="run the price ingestion worker (docs/ingestion.md)")
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")

@@ -20,6 +20,7 @@ web/subscriptions.py's handler; a connection's Context carries the process's tri
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -43,10 +44,12 @@ from context import Context
 from loaders import Loaders
 from schema.schema import PolycoolSchema
 from settings import Settings
-from web.graphiql import render_graphiql
+from web.graphiql import Tab, contract_tabs, render_graphiql
 from web.persisted_queries import PersistedQueryError, requested_hash, resolve_persisted
 from web.shaping import shape_errors
 from web.subscriptions import Connections, SubscriptionSocket
+
+log = logging.getLogger(__name__)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 # The members of a request body: (name, type, what the error calls it).
@@ -74,6 +77,7 @@ class GraphQLView(GraphQL[Context, None]):
         self.documents = schema.documents
         self.settings = settings
         self.connections = Connections(settings.ws_connections_per_key)
+        self.graphiql_tabs: list[Tab] = graphiql_tabs() if settings.graphiql else []
 
     async def run(  # type: ignore[override]
         self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET
@@ -228,7 +232,8 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return render_graphiql()  # our files first, the CDN only if they were never built
+        # Our files first, the CDN only if they were never built.
+        return render_graphiql(tabs=self.graphiql_tabs)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -304,6 +309,18 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+
+def graphiql_tabs() -> list[Tab]:
+    """The contract's operations with the demo user's variables (once, at start)."""
+    from seed.demo import demo_user, demo_variables  # the snapshot is read only for GraphiQL
+
+    try:
+        variables = demo_variables(demo_user())
+    except (OSError, ValueError) as error:  # no snapshot: the tabs, without variables
+        log.warning("GraphiQL's tabs have no demo variables: %s", error)
+        variables = {}
+    return contract_tabs(variables)
 
 
 def _show_counts(result: ExecutionResult, context: Context) -> None:
