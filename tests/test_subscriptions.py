@@ -179,7 +179,7 @@ async def subscriber(
     async with connect(ws_url(url), subprotocols=PROTOCOL, additional_headers=headers) as ws:
         payload = {"authorization": f"Bearer {key}"} if key else {}
         await ws.send(orjson.dumps({"type": "connection_init", "payload": payload}).decode())
-        ack = orjson.loads(await asyncio.wait_for(ws.recv(), WAIT))
+        ack = await message(ws)
         assert ack["type"] == "connection_ack", ack
         await ws.send(
             orjson.dumps(
@@ -198,7 +198,9 @@ async def subscriber(
 
 
 async def message(ws: ClientConnection, within: float = WAIT) -> dict[str, Any]:
-    found: dict[str, Any] = orjson.loads(await asyncio.wait_for(ws.recv(), within))
+    raw = await asyncio.wait_for(ws.recv(), within)
+    assert isinstance(raw, str), "graphql-transport-ws speaks in text frames"
+    found: dict[str, Any] = orjson.loads(raw)
     return found
 
 

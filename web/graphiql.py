@@ -100,11 +100,32 @@ const tabs = $tabs;
 // has been here before keeps its own tabs (GraphiQL's storage), which win.
 const firstVisit = localStorage.getItem("graphiql:tabState") === null;
 const endpoint = location.host + location.pathname;
-const fetcher = GraphiQL.createFetcher({
+const fetchOverHttpOrWebSocket = GraphiQL.createFetcher({
   url: location.protocol + "//" + endpoint,
   // Triggers: graphql-transport-ws on the same path.
   subscriptionUrl: (location.protocol === "https:" ? "wss://" : "ws://") + endpoint,
 });
+// GraphiQL 4 hands the fetcher the operation name and parsed document of the tab it showed
+// before a tab switch, until the text is edited; its fetcher then runs the wrong operation, or
+// a subscription over HTTP. Both are taken from the text sent instead.
+const operationsIn = (query) =>
+  [...query.replace(/#[^\\n]*/g, "").matchAll(OPERATION)].map(([, operation, name]) => ({
+    kind: "OperationDefinition",
+    operation,
+    name: name ? { kind: "Name", value: name } : undefined,
+  }));
+const OPERATION = /(?:^|[\\s}])(query|mutation|subscription)\\b\\s*([_A-Za-z]\\w*)?/g;
+const fetcher = (params, options) => {
+  const definitions = operationsIn(params.query);
+  const names = definitions.map((definition) => definition.name && definition.name.value);
+  const operationName = names.includes(params.operationName)
+    ? params.operationName
+    : names.length === 1 ? names[0] : undefined;
+  return fetchOverHttpOrWebSocket(
+    { ...params, operationName },
+    { ...options, documentAST: { kind: "Document", definitions } },
+  );
+};
 ReactDOM.createRoot(document.getElementById("graphiql")).render(
   React.createElement(GraphiQL, {
     fetcher,

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
+import orjson
 from graphql import OperationType
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -60,6 +64,17 @@ class Connections:
         self.open[who] -= 1
         if self.open[who] <= 0:
             del self.open[who]
+
+
+class TextFrames(ASGIWebSocketAdapter):
+    """The protocol's messages in text frames, as graphql-transport-ws requires (browsers'
+    clients drop binary ones): the view's encode_json makes bytes, for its HTTP bodies."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as error:
+            raise WebSocketDisconnected from error
 
 
 class SubscriptionSocket(BaseGraphQLTransportWSHandler[Context, None]):

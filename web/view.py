@@ -47,7 +47,7 @@ from settings import Settings
 from web.graphiql import Tab, contract_tabs, render_graphiql
 from web.persisted_queries import PersistedQueryError, requested_hash, resolve_persisted
 from web.shaping import shape_errors
-from web.subscriptions import Connections, SubscriptionSocket
+from web.subscriptions import Connections, SubscriptionSocket, TextFrames
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ _MEMBERS = (
 
 class GraphQLView(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = SubscriptionSocket
+    websocket_adapter_class = TextFrames
 
     def __init__(self, schema: PolycoolSchema, settings: Settings) -> None:
         super().__init__(

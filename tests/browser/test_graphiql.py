@@ -27,6 +27,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -366,8 +367,16 @@ async def test_graphiql_opens_on_the_contract_with_the_demo_user(
             await tabs.filter(has_text="PositionDetail").click()
             await expect(page.locator(QUERY_EDITOR)).to_contain_text("query PositionDetail(")
             detail_variables = json.loads(await editor_value(page, VARIABLES_EDITOR))
+            # The Triggers tab subscribes over WebSocket: a level fired meanwhile shows up.
+            await tabs.filter(has_text="Triggers").click()
+            await expect(page.locator(QUERY_EDITOR)).to_contain_text("subscription Triggers(")
+            await page.get_by_role("button", name="Execute query").click()
+            fired = await fire_until_shown(page, service, demo_database, expected[0]["id"])
         finally:
             await browser.close()
+
+    assert fired["kind"] == "TAKE_PROFIT"
+    assert fired["telegramId"] == telegram_id
 
     assert detail_variables == {"id": min(expected, key=lambda row: int(row["id"]))["id"]}
     assert result.get("errors") is None, result["errors"]
@@ -377,6 +386,57 @@ async def test_graphiql_opens_on_the_contract_with_the_demo_user(
         (row["id"], row["title"]) for row in expected
     ]
     assert page_errors == []
+
+
+async def fire_until_shown(
+    page: Page, service: str, database: str, position_id: str
+) -> dict[str, Any]:
+    """Gives the position a take-profit level and lifts its price over it, until the result
+    pane shows the event (the subscription starts when the browser's socket says so, which
+    the page does not tell): at most five times."""
+    db = await asyncpg.connect(database)
+    try:
+        row = await db.fetchrow(
+            """
+            SELECT p.market_id, p.outcome, m.outcomes FROM position p
+            JOIN market m ON m.id = p.market_id WHERE p.id = $1
+            """,
+            int(position_id),
+        )
+        assert row is not None
+        prices = ["0.6" if o == row["outcome"] else "0.4" for o in row["outcomes"]]
+        async with httpx.AsyncClient(base_url=service) as http:
+            for _ in range(5):
+                await db.execute(
+                    "UPDATE position SET take_profit_price = 0.5, stop_loss_price = NULL "
+                    "WHERE id = $1",
+                    int(position_id),
+                )
+                response = await http.post(
+                    "/graphql",
+                    json={
+                        "query": "mutation($u: [MarketPriceInput!]!) "
+                        "{ updateMarketPrices(updates: $u) { triggered { positionId } } }",
+                        "variables": {
+                            "u": [{"marketId": row["market_id"], "outcomePrices": prices}]
+                        },
+                    },
+                )
+                triggered = response.json()["data"]["updateMarketPrices"]["triggered"]
+                assert {"positionId": position_id} in triggered, response.text
+                try:
+                    await expect(page.locator(RESULT_PANE)).to_contain_text(
+                        f'"positionId": "{position_id}"', timeout=1000
+                    )
+                except AssertionError:
+                    continue
+                shown = json.loads(await editor_value(page, RESULT_PANE))
+                event: dict[str, Any] = shown["data"]["triggers"]
+                assert event["positionId"] == position_id
+                return event
+    finally:
+        await db.close()
+    pytest.fail("the Triggers tab showed no event for five levels fired")
 
 
 def test_each_contract_operation_is_a_tab_with_the_variables_it_declares() -> None:
