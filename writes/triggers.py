@@ -71,7 +71,7 @@ class TriggerStream:
 
         args: list[str] = [str(STREAM_LENGTH), str(len(ENTRY_FIELDS))]
         for trigger in fired:
-            args.append(str(trigger.trigger_id))
+            args += [relayed_member(trigger), repr(trigger.fired_at.timestamp())]
             args.extend(value for pair in _entry(trigger).items() for value in pair)
 
         def queue(pipeline: Pipeline) -> None:
@@ -144,23 +144,31 @@ def relayed_key(stream: str) -> str:
     return f"{{{stream}}}:relayed"
 
 
-# KEYS: the stream, its relayed ids. ARGV: MAXLEN, fields per entry, then per trigger its id and
-# its fields' names and values. A trigger id already relayed is skipped (a resent outbox row);
-# the ids beyond the stream's length are forgotten, as the stream forgets their entries.
+# KEYS: the stream, its relayed triggers. ARGV: MAXLEN, fields per entry, then per trigger its
+# member and score in the relayed set and its fields' names and values. A trigger already
+# relayed is skipped (a resent outbox row); the oldest beyond the stream's length are forgotten,
+# as the stream forgets their entries.
 _PUBLISH = """
 local maxlen, width = ARGV[1], tonumber(ARGV[2])
 local added, i = 0, 3
 while i <= #ARGV do
-  local id = ARGV[i]
-  if redis.call('ZADD', KEYS[2], 'NX', id, id) == 1 then
-    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i + 1, i + 2 * width))
+  if redis.call('ZADD', KEYS[2], 'NX', ARGV[i + 1], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i + 2, i + 1 + 2 * width))
     added = added + 1
   end
-  i = i + 1 + 2 * width
+  i = i + 2 + 2 * width
 end
 redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(maxlen) - 1)
 return added
 """
+
+
+def relayed_member(trigger: Triggered) -> str:
+    """A trigger in the relayed set: its outbox id with its firing time, since outbox ids start
+    again in a new database (restored, recreated) while Redis may keep the set; by id alone,
+    a new trigger would be taken for an old one and never sent."""
+    return f"{trigger.trigger_id}@{trigger.fired_at.isoformat()}"
+
 
 ENTRY_FIELDS = (
     "trigger_id",

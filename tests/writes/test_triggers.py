@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -186,3 +186,20 @@ async def test_a_trigger_relayed_again_is_in_the_stream_once(
 
     assert await copies_after_two_sends(forget=False) == 1
     assert await copies_after_two_sends(forget=True) == 2
+
+
+async def test_a_new_trigger_with_an_old_outbox_id_is_sent(
+    store: CacheStore, settings: Settings, redis_url: str
+) -> None:
+    """A new database numbers its outbox from 1 again while Redis keeps the relayed set: a
+    trigger with a number already relayed, fired at another time, is a new one."""
+    key = f"{settings.cache_prefix}:relay-test-{secrets.token_hex(4)}"
+    stream = TriggerStream(store, key)
+    fired_at = datetime.now(UTC)
+    first = Triggered(1, 1, 1, 42, "relay-test", "TAKE_PROFIT", Decimal("0.6"), fired_at)
+    later = fired_at + timedelta(seconds=1)
+    again = Triggered(1, 7, 7, 43, "relay-test", "STOP_LOSS", Decimal("0.2"), later)
+    assert await stream.publish([first])
+    assert await stream.publish([again])
+    entries = await stream_entries(redis_url, key)
+    assert [e["position_id"] for e in entries] == ["1", "7"]
