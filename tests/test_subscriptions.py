@@ -33,6 +33,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from app import create_app
+from domain.trigger_ids import encode_event_id
 from schema.extensions import role_check
 from settings import Settings
 from tests.conftest import contract_documents, unique_prefix
@@ -315,6 +316,49 @@ async def test_an_after_the_server_did_not_issue_is_bad_user_input(
             [error] = received["payload"]
             assert error["extensions"]["code"] == "BAD_USER_INPUT", error
             assert error["extensions"]["field"] == "after"
+            assert "not an event id this server issued" in error["message"]
+
+
+async def test_an_after_older_than_the_stream_keeps_is_refused_not_skipped(
+    servers: dict[str, Server], market: Market
+) -> None:
+    """A signed id whose entry the stream no longer holds: the events after it may be gone,
+    so the bot is told rather than resumed with a hole. Control: the id of an entry it holds."""
+    a = servers["A"]
+    async with subscriber(a.url) as ws:
+        _, first = await first_event_after_subscribing(ws, a, market)
+    stream = f"{PREFIX}:triggers"
+    trimmed = encode_event_id((1, 0), stream, SECRET)  # 1 ms after 1970: long trimmed
+    async with subscriber(a.url, after=trimmed) as ws:
+        received = await message(ws)
+        assert received["type"] == "error", received
+        [error] = received["payload"]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT"
+        assert "no longer kept" in error["message"]
+    async with subscriber(a.url, after=first["id"]) as ws:
+        await nothing_more(ws)  # nothing fired since: no error, no event
+
+
+async def test_opening_connections_counts_against_the_key_rate_limit(
+    settings: Settings,
+) -> None:
+    ours = settings.replace(
+        cache_prefix=unique_prefix(),
+        api_keys=(("bot", BOT), ("admin", ADMIN)),
+        rate_limit=True,
+        rate_limit_per_key="2/minute",
+    )
+    async with in_process_server(ours) as url:
+        for _ in range(2):
+            async with subscriber(url, key=None, header_key=BOT):
+                pass
+        with pytest.raises(InvalidStatus) as refused:
+            async with subscriber(url, key=None, header_key=BOT):
+                pass
+        assert refused.value.response.status_code == 403
+        # Control: another key has its own count.
+        async with subscriber(url, key=None, header_key=ADMIN):
+            pass
 
 
 async def test_without_a_known_key_nothing_is_accepted(servers: dict[str, Server]) -> None:
