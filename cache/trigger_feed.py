@@ -15,6 +15,13 @@ lagged, or whose reader restarted after a Redis failure still gets every entry o
 order. This is a Redis client of its own, not cache/store.py's: blocking reads must outlive the
 cache's short timeouts, and a stream read that fails ends the subscription (the bot resumes from
 its last id) instead of stepping aside to PostgreSQL as a cache read does.
+
+No Redis command here is ever cancelled: redis-py (8.1) can swallow a cancellation that lands
+while a reply is being read, leaving the task running and its connection taken (seen when a bot
+disconnected just as its subscription started: the handler never finished). A subscriber's read
+runs shielded, in a task of its own that finishes and gives its connection back, and the
+reader is never cancelled while subscribers come and go: it stops by itself once a read finds
+no one left.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +110,7 @@ class TriggerFeed:
         self._inbox_batches = inbox_batches
         self._inboxes: set[_Inbox] = set()
         self._reader: asyncio.Task[None] | None = None
+        self._closed = False
 
     @property
     def subscribers(self) -> int:
@@ -110,13 +118,13 @@ class TriggerFeed:
 
     async def last_id(self) -> StreamId:
         """The newest entry's id, (0, 0) for an empty stream: "from now on" starts after it."""
-        newest = _entries(await self._client.xrevrange(self.key, count=1))
+        newest = _entries(await _shielded(self._client.xrevrange(self.key, count=1)))
         return newest[0].id if newest else (0, 0)
 
     async def keeps_after(self, start: StreamId) -> bool:
         """Whether every entry after `start` is still kept: `start` itself is, or is newer
         than everything (a trimmed stream's oldest entry is newer than `start`: some are lost)."""
-        oldest = _entries(await self._client.xrange(self.key, count=1))
+        oldest = _entries(await _shielded(self._client.xrange(self.key, count=1)))
         return bool(oldest) and oldest[0].id <= start
 
     async def events(self, start: StreamId) -> AsyncIterator[Entry]:
@@ -141,12 +149,10 @@ class TriggerFeed:
                             last = entry.id
                             yield entry
         finally:
-            self._inboxes.discard(inbox)
-            if not self._inboxes and self._reader is not None:
-                self._reader.cancel()
-                self._reader = None
+            self._inboxes.discard(inbox)  # the reader stops once it finds no one left
 
     async def close(self) -> None:
+        self._closed = True  # the reader's loop ends even if its cancellation is swallowed
         if self._reader is not None:
             self._reader.cancel()
             self._reader = None
@@ -156,8 +162,10 @@ class TriggerFeed:
     async def _range_after(self, last: StreamId) -> AsyncIterator[Entry]:
         while True:
             found = _entries(
-                await self._client.xrange(
-                    self.key, min=f"({format_stream_id(last)}", count=self._batch
+                await _shielded(
+                    self._client.xrange(
+                        self.key, min=f"({format_stream_id(last)}", count=self._batch
+                    )
                 )
             )
             for entry in found:
@@ -171,10 +179,10 @@ class TriggerFeed:
             self._reader = asyncio.create_task(self._read(), name="trigger-feed")
 
     async def _read(self) -> None:
-        """Until cancelled: block for new entries, hand each batch to every inbox."""
+        """While anyone listens: block for new entries, hand each batch to every inbox."""
         since: StreamId | None = None
         pause = RETRY_AFTER[0]
-        while True:
+        while self._inboxes and not self._closed:
             try:
                 if since is None:
                     since = await self.last_id()
@@ -199,6 +207,11 @@ class TriggerFeed:
             for inbox in self._inboxes:
                 inbox.put(batch)
             since = entries[-1].id
+
+
+async def _shielded(command: Awaitable[Any]) -> Any:
+    """The command's reply; a cancelled caller leaves it to finish on its own (see above)."""
+    return await asyncio.shield(asyncio.ensure_future(command))
 
 
 def _entries(found: Any) -> list[Entry]:

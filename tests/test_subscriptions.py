@@ -445,6 +445,17 @@ async def test_a_key_without_the_role_is_refused_before_any_event(
         assert await ingest_key_outcome(url, servers["A"], market) == {"event"}
 
 
+async def test_a_subscription_sent_by_http_is_refused(servers: dict[str, Server]) -> None:
+    async with httpx.AsyncClient(base_url=servers["A"].url) as http:
+        response = await http.post(
+            "/graphql",
+            json={"query": DOCUMENTS, "operationName": "Triggers"},
+            headers={"Authorization": f"Bearer {BOT}"},
+        )
+    assert response.status_code == 400
+    assert "WebSocket" in response.text
+
+
 async def test_queries_and_mutations_go_by_http_not_over_the_socket(
     servers: dict[str, Server],
 ) -> None:

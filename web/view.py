@@ -134,6 +134,13 @@ class GraphQLView(GraphQL[Context, None]):
     ) -> ExecutionResult:
         request = context.request
         assert isinstance(request, Request)  # the HTTP path's context
+        if data.query is not None and (
+            self.documents.operation_type(data.query, data.operation_name)
+            is OperationType.SUBSCRIPTION
+        ):
+            raise HTTPException(
+                400, "Subscriptions run over WebSocket (graphql-transport-ws) at this path."
+            )
         try:
             return await self.execute_single(request, adapter, sub_response, context, None, data)
         except HTTPException as error:
