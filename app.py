@@ -29,15 +29,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from uvicorn.config import STARTUP_FAILURE
 
 from cache.answers import Answers
 from cache.embedded import start_redis
 from cache.store import connect as connect_cache
+from cache.trigger_feed import connect_feed
 from cache.warm import keep_markets_warm, warm_markets
 from schema.schema import build_schema
+from seed.demo import DEFAULT_SEED, DEFAULT_USERS
 from settings import Settings, SettingsError
 from sql.database import Database, create_pool
 from sql.embedded import Embedded, start_postgres
@@ -93,6 +95,13 @@ def create_app(settings: Settings) -> Starlette:
         app.state.answers = (
             Answers(app.state.cache, release=release) if settings.answer_cache else None
         )
+        # The `triggers` subscription's reader of the stream (no connection until subscribed).
+        app.state.triggers = connect_feed(
+            redis,
+            settings.trigger_stream_key,
+            cluster=settings.redis_cluster,
+            connect_timeout=max(settings.redis_timeout, 1.0),
+        )
         background = [] if gauges is None else [gauges]
         try:
             try:
@@ -117,6 +126,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             for task in background:
                 task.cancel()
+            await app.state.triggers.close()
             await app.state.cache.close()
             await pool.close()
             for server in embedded:
@@ -129,6 +139,7 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),  # subscriptions (graphql-transport-ws)
             *asset_routes(settings.graphiql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -241,12 +252,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending SQL migrations")
     seed_command = commands.add_parser("seed", help="load the market snapshot and demo users")
-    seed_command.add_argument("--users", type=int, default=500)
-    seed_command.add_argument("--seed", type=int, default=1)
+    # The defaults make the demo user GraphiQL's tabs open with (seed/demo.py).
+    seed_command.add_argument("--users", type=int, default=DEFAULT_USERS)
+    seed_command.add_argument("--seed", type=int, default=DEFAULT_SEED)
     demo_command = commands.add_parser(
         "demo", help="after seed: resolve, trade and record wallet trades through the API"
     )
-    demo_command.add_argument("--seed", type=int, default=1)
+    demo_command.add_argument("--seed", type=int, default=DEFAULT_SEED)
     commands.add_parser("serve", help="run the HTTP service")
     commands.add_parser("ingest", help="run the price ingestion worker (docs/ingestion.md)")
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
@@ -288,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "port": settings.port,
             "access_log": False,
             "log_config": None,
+            # A WebSocket frame over the body limit is refused by uvicorn before it is buffered
+            # whole (web/body_limit.py refuses the message again, whatever server runs the app).
+            "ws_max_size": settings.max_body_bytes,
         }
         if settings.workers == 1:
             uvicorn.run(create_app(settings), **options)

@@ -22,16 +22,16 @@ from typing import Any
 
 import asyncpg
 
-# The README's demo user (seed 1): the one GraphiQL's tabs and the README's examples ask about.
-DEMO_TELEGRAM_ID = "4304112710"
+from seed.demo import SETTLED
+
 SETTLING_MARKETS = 8
 WALLET_TRADES = 40
 
-# Nearly settled (one outcome at 0.99 or more), open, held ACTIVE by the most users.
+# Nearly settled (one outcome at SETTLED or more), open, held ACTIVE by the most users.
 SETTLING = """
 SELECT m.id, m.outcomes, m.outcome_prices, count(DISTINCT p.user_id) AS holders
 FROM market m JOIN position p ON p.market_id = m.id AND p.status = 'ACTIVE'
-WHERE NOT m.resolved AND m.outcome_prices IS NOT NULL AND 0.99 <= ANY (m.outcome_prices)
+WHERE NOT m.resolved AND m.outcome_prices IS NOT NULL AND $2 <= ANY (m.outcome_prices)
 GROUP BY m.id
 ORDER BY holders DESC, m.id
 LIMIT $1
@@ -41,10 +41,11 @@ USER_SETTLING = """
 SELECT DISTINCT m.id, m.outcomes, m.outcome_prices
 FROM market m JOIN position p ON p.market_id = m.id AND p.status = 'ACTIVE'
 JOIN app_user u ON u.id = p.user_id
-WHERE u.telegram_id = $1 AND NOT m.resolved AND 0.99 <= ANY (m.outcome_prices)
+WHERE u.telegram_id = $1 AND NOT m.resolved AND $2 <= ANY (m.outcome_prices)
 ORDER BY m.id
 """
-USER_EXISTS = "SELECT EXISTS (SELECT 1 FROM app_user WHERE telegram_id = $1)"
+# The demo user, whose variables GraphiQL's tabs carry (seed/demo.py): the first one seeded.
+FIRST_USER = "SELECT telegram_id FROM app_user ORDER BY id LIMIT 1"
 TRENDING = """
 SELECT id, outcomes, outcome_prices, clob_token_ids FROM market
 WHERE active AND NOT resolved AND outcome_prices IS NOT NULL
@@ -75,13 +76,14 @@ Send = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 @dataclass(frozen=True)
 class DemoReport:
+    telegram_id: str | None
     trades: int
     resolved: int
     wallet_trades: int
 
     def __str__(self) -> str:
         return (
-            f"demo: {self.trades} trades of user {DEMO_TELEGRAM_ID}, {self.resolved} markets "
+            f"demo: {self.trades} trades of user {self.telegram_id}, {self.resolved} markets "
             f"resolved, {self.wallet_trades} wallet trades"
         )
 
@@ -89,12 +91,14 @@ class DemoReport:
 async def play_demo(connection: asyncpg.Connection, send: Send, *, seed: int) -> DemoReport:
     """Send the demo's mutations through `send` (a GraphQL call that raises on any error)."""
     rng = random.Random(seed)
-    settling = list(await connection.fetch(SETTLING, SETTLING_MARKETS))
+    settling = list(await connection.fetch(SETTLING, SETTLING_MARKETS, SETTLED))
     trending = list(await connection.fetch(TRENDING))
-    seeded = await connection.fetchval(USER_EXISTS, int(DEMO_TELEGRAM_ID))
-    trades = await _demo_user_trades(send, settling[:1], trending[:1]) if seeded else 0
+    telegram_id = await connection.fetchval(FIRST_USER)
+    trades = 0
+    if telegram_id is not None:
+        trades = await _demo_user_trades(send, str(telegram_id), settling[:1], trending[:1])
     chosen = {row["id"]: row for row in settling}
-    for row in await connection.fetch(USER_SETTLING, int(DEMO_TELEGRAM_ID)):
+    for row in await connection.fetch(USER_SETTLING, telegram_id, SETTLED):
         chosen.setdefault(row["id"], row)
     resolutions = [
         {"marketId": market_id, "winningOutcome": _favourite(row)[0]}
@@ -103,11 +107,16 @@ async def play_demo(connection: asyncpg.Connection, send: Send, *, seed: int) ->
     resolved = (await send(RESOLVE, {"resolutions": resolutions}))["resolveMarkets"]["resolved"]
     wallets = [row["address"] for row in await connection.fetch(WALLETS)]
     recorded = await _wallet_trades(send, rng, wallets, trending)
-    return DemoReport(trades=trades, resolved=resolved, wallet_trades=recorded)
+    return DemoReport(
+        telegram_id=None if telegram_id is None else str(telegram_id),
+        trades=trades,
+        resolved=resolved,
+        wallet_trades=recorded,
+    )
 
 
 async def _demo_user_trades(
-    send: Send, settling: list[asyncpg.Record], trending: list[asyncpg.Record]
+    send: Send, telegram_id: str, settling: list[asyncpg.Record], trending: list[asyncpg.Record]
 ) -> int:
     """A buy of a favourite about to settle (a winner to claim), a buy and a sale of a
     trending market (a history with a realized P&L)."""
@@ -122,7 +131,7 @@ async def _demo_user_trades(
     for market_id, outcome, side, shares, price in trades:
         variables = {
             "input": {
-                "telegramId": DEMO_TELEGRAM_ID,
+                "telegramId": telegram_id,
                 "marketId": market_id,
                 "outcome": outcome,
                 "side": side,

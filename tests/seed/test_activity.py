@@ -1,7 +1,7 @@
 """The demo after `seed` (`app.py demo`, run by `make run`): every new screen shows something.
 
 On a database of its own, seeded as `make run` seeds it (500 users, seed 1), the demo's
-mutations leave the README's demo user a Claimable to show and a trade history, and the shared
+mutations leave the demo user (GraphiQL's) a Claimable to show and a trade history, and the shared
 feed and leaderboard rows to list; each answer is checked against what the rows say.
 """
 
@@ -16,7 +16,7 @@ import pytest
 
 from app import _demo
 from seed import seed_database
-from seed.activity import DEMO_TELEGRAM_ID
+from seed.demo import demo_user
 from settings import Settings
 from sql.databases import scratch_database
 from sql.migrate import migrate
@@ -40,6 +40,9 @@ async def demo_settings(demo_url: str, settings: Settings) -> Settings:
     demo = settings.replace(database_url=demo_url, cache_prefix=unique_prefix())
     await _demo(demo, 1)
     return demo
+
+
+DEMO_TELEGRAM_ID = str(demo_user().user.telegram_id)
 
 
 async def ask(settings: Settings, operation: str, **variables: Any) -> Any:
