@@ -34,6 +34,7 @@ graphiql/dist/.built: graphiql/package.json graphiql/package-lock.json
 run: install
 	$(PY) app.py migrate
 	$(PY) app.py seed --users $(DEMO_USERS) --seed $(DEMO_SEED)
+	$(PY) app.py demo --seed $(DEMO_SEED)
 	APP_ENV=development $(PY) app.py serve
 
 lint: install

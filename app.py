@@ -29,15 +29,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from uvicorn.config import STARTUP_FAILURE
 
 from cache.answers import Answers
 from cache.embedded import start_redis
 from cache.store import connect as connect_cache
+from cache.trigger_feed import connect_feed
 from cache.warm import keep_markets_warm, warm_markets
 from schema.schema import build_schema
+from seed.demo import DEFAULT_SEED, DEFAULT_USERS
 from settings import Settings, SettingsError
 from sql.database import Database, create_pool
 from sql.embedded import Embedded, start_postgres
@@ -87,10 +89,18 @@ def create_app(settings: Settings) -> Starlette:
         pool = await create_pool(postgres, settings)
         gauges = watch_pool(pool, POOL_GAUGES_EVERY if settings.metrics_dir else None)
         app.state.database = Database(pool, settings.pool_acquire_timeout)
+        app.state.database_url = postgres
         app.state.redis_url = redis
         app.state.cache = connect_cache(settings, redis)
         app.state.answers = (
             Answers(app.state.cache, release=release) if settings.answer_cache else None
+        )
+        # The `triggers` subscription's reader of the stream (no connection until subscribed).
+        app.state.triggers = connect_feed(
+            redis,
+            settings.trigger_stream_key,
+            cluster=settings.redis_cluster,
+            connect_timeout=max(settings.redis_timeout, 1.0),
         )
         background = [] if gauges is None else [gauges]
         try:
@@ -116,6 +126,7 @@ def create_app(settings: Settings) -> Starlette:
         finally:
             for task in background:
                 task.cancel()
+            await app.state.triggers.close()
             await app.state.cache.close()
             await pool.close()
             for server in embedded:
@@ -128,6 +139,7 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),  # subscriptions (graphql-transport-ws)
             *asset_routes(settings.graphiql),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
@@ -200,13 +212,53 @@ async def _seed(settings: Settings, users: int, seed: int) -> None:
     print(report)
 
 
+async def _demo(settings: Settings, seed: int) -> None:
+    import httpx
+
+    from seed.activity import play_demo  # only the demo needs it
+
+    app = create_app(settings)
+    # The app's own lifespan and middleware: the demo's writes are the API's, cache scopes and
+    # all. With keys configured, an admin key may send every one of its mutations.
+    admin = next((key for role, key in settings.api_keys if role == "admin"), None)
+    headers = {} if admin is None else {"Authorization": f"Bearer {admin}"}
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://demo", headers=headers
+        ) as client,
+    ):
+
+        async def send(document: str, variables: dict[str, Any]) -> dict[str, Any]:
+            response = await client.post(
+                "/graphql", json={"query": document, "variables": variables}
+            )
+            answer = response.json()
+            if answer.get("errors") or response.status_code != 200:
+                raise RuntimeError(f"demo: {document.split('(')[0].strip()}: {answer}")
+            data: dict[str, Any] = answer["data"]
+            return data
+
+        connection = await asyncpg.connect(app.state.database_url)
+        try:
+            report = await play_demo(connection, send, seed=seed)
+        finally:
+            await connection.close()
+    print(report)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="app.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="apply pending SQL migrations")
     seed_command = commands.add_parser("seed", help="load the market snapshot and demo users")
-    seed_command.add_argument("--users", type=int, default=500)
-    seed_command.add_argument("--seed", type=int, default=1)
+    # The defaults make the demo user GraphiQL's tabs open with (seed/demo.py).
+    seed_command.add_argument("--users", type=int, default=DEFAULT_USERS)
+    seed_command.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    demo_command = commands.add_parser(
+        "demo", help="after seed: resolve, trade and record wallet trades through the API"
+    )
+    demo_command.add_argument("--seed", type=int, default=DEFAULT_SEED)
     commands.add_parser("serve", help="run the HTTP service")
     commands.add_parser("ingest", help="run the price ingestion worker (docs/ingestion.md)")
     commands.add_parser("export-schema", help="print the GraphQL schema (SDL)")
@@ -224,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(_migrate(settings))
     elif args.command == "seed":
         asyncio.run(_seed(settings, args.users, args.seed))
+    elif args.command == "demo":
+        asyncio.run(_demo(settings, args.seed))
     elif args.command == "ingest":
         from ingestion.worker import run_ingest  # the feed client is only needed here
 
@@ -246,6 +300,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "port": settings.port,
             "access_log": False,
             "log_config": None,
+            # A WebSocket frame over the body limit is refused by uvicorn before it is buffered
+            # whole (web/body_limit.py refuses the message again, whatever server runs the app).
+            "ws_max_size": settings.max_body_bytes,
         }
         if settings.workers == 1:
             uvicorn.run(create_app(settings), **options)

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, TypeAlias
 import strawberry
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from cache.read_through import CacheSession
+from cache.trigger_feed import TriggerFeed
 from settings import Settings
 from sql.database import Database
 from telemetry.metrics import RequestCounts
@@ -25,8 +27,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    request: Request
-    response: Response
+    request: Request | WebSocket  # a WebSocket for a subscription's connection
+    response: Response | WebSocket
     settings: Settings
     database: Database
     cache: CacheSession
@@ -37,6 +39,10 @@ class Context:
     debug_counts: bool = False
     # The caller's role (web/api_keys.py); None when the API runs open (development, test).
     role: str | None = None
+    # A subscription's: the process's reader of the trigger stream (app.state.triggers), and the
+    # payload of the connection's `connection_init` (Strawberry sets it; the key may be in it).
+    triggers: TriggerFeed | None = None
+    connection_params: dict[str, object] | None = None
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

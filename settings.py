@@ -121,6 +121,10 @@ class Settings:
     rate_limit: bool = True
     rate_limit_per_user: str = "100/minute"
     rate_limit_per_key: str = "6000/minute"
+    # Subscriptions (WebSocket): open connections per API key in each process (per client
+    # address when the API runs open), and subscriptions per connection.
+    ws_connections_per_key: int = 10
+    ws_subscriptions_per_connection: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -189,6 +193,10 @@ class Settings:
             ),
             trigger_stream=env.get("TRIGGER_STREAM") or None,
             trigger_retry_after=_seconds(env, "TRIGGER_RETRY_AFTER", cls.trigger_retry_after),
+            ws_connections_per_key=_int(env, "WS_CONNECTIONS_PER_KEY", cls.ws_connections_per_key),
+            ws_subscriptions_per_connection=_int(
+                env, "WS_SUBSCRIPTIONS_PER_CONNECTION", cls.ws_subscriptions_per_connection
+            ),
         )
         settings.check()
         return settings
@@ -234,6 +242,12 @@ class Settings:
                 f"{self.ingest_tokens_per_connection!r}. Expected a whole number of at least 1 "
                 "(Polymarket delivers events for about 500 tokens per connection)."
             )
+        for name, value in (
+            ("WS_CONNECTIONS_PER_KEY", self.ws_connections_per_key),
+            ("WS_SUBSCRIPTIONS_PER_CONNECTION", self.ws_subscriptions_per_connection),
+        ):
+            if value < 1:
+                raise SettingsError(f"Config {name!r} has value {value!r}. Expected at least 1.")
         if not 0 <= self.ingest_metrics_port <= 65535:
             raise SettingsError(
                 f"Config 'INGEST_METRICS_PORT' has value {self.ingest_metrics_port!r}. "

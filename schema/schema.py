@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -14,7 +14,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from resolvers import mutation, query
+from resolvers import mutation, query, subscription
 from schema.connection import MarketConnection
 from schema.execution.executor import planned_executor
 from schema.execution.plans import Plans
@@ -34,6 +34,7 @@ from schema.payloads import (
 from schema.position import Position
 from schema.scalars import DecimalScalar
 from schema.smart_trade import SmartTradeConnection
+from schema.trigger import TriggerEvent
 from schema.user import User
 from schema.wallet import LeaderboardEntry
 from settings import Settings
@@ -99,6 +100,16 @@ class Mutation:
     )
 
 
+@strawberry.type
+class Subscription:
+    triggers: AsyncIterator[TriggerEvent] = strawberry.subscription(
+        resolver=subscription.triggers,
+        description="Each take-profit or stop-loss level as it fires, on any server process, "
+        "over WebSocket (graphql-transport-ws). after: the id of the last event seen, to resume "
+        "with nothing lost and nothing repeated; omitted: the events from now on.",
+    )
+
+
 class PolycoolSchema(strawberry.Schema):
     """Strawberry's schema with its parsed documents, shared with the view."""
 
@@ -146,6 +157,7 @@ def build_schema(
         ),
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         scalar_overrides={Decimal: DecimalScalar},
         config=StrawberryConfig(disable_field_suggestions=settings.app_env == "production"),

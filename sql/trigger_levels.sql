@@ -4,8 +4,9 @@
 -- each fired level (set NULL) so it fires once, and queues it in trigger_outbox for the trading
 -- service's stream. Also deletes the outbox rows in $2: triggers the caller has already relayed
 -- (the ingestion worker's receipts ride on its next flush instead of costing a statement).
--- Returns (trigger_id, position_id, user_id, market_id, kind, price, fired_at) per fired level,
--- by position id.
+-- Returns (trigger_id, position_id, user_id, telegram_id, market_id, kind, price, fired_at) per
+-- fired level, by position id: what the stream entry carries, so the bot's subscription reads no
+-- table per event (the user's Telegram id joined here, once per fired level, not per reader).
 -- One statement: `fired` locks and judges the positions, in id order so that two workers
 -- pricing the same markets cannot deadlock (a setTpSl at the same moment waits, or is waited
 -- for and judged on what it left); `consumed` clears what fired; `queued` records it in the
@@ -50,6 +51,8 @@ queued AS (
     ORDER BY id
     RETURNING id, position_id, user_id, market_id, kind, price, fired_at
 )
-SELECT id AS trigger_id, position_id, user_id, market_id, kind, price, fired_at
-FROM queued
-ORDER BY position_id
+SELECT q.id AS trigger_id, q.position_id, q.user_id, u.telegram_id, q.market_id, q.kind,
+       q.price, q.fired_at
+FROM queued AS q
+JOIN app_user AS u ON u.id = q.user_id
+ORDER BY q.position_id

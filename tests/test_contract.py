@@ -40,7 +40,7 @@ async def run(gql: GraphQLClient, operation: str, **variables: Any) -> Any:
 
 def test_every_contract_document_validates_against_the_schema() -> None:
     document = parse(DOCUMENTS)
-    assert len(document.definitions) == 21
+    assert len(document.definitions) == 22
     assert validate(build_schema()._schema, document) == []
 
 

@@ -5,6 +5,12 @@ Keys come from API_KEYS (role:key pairs) and travel as `Authorization: Bearer <k
 role goes into the request's state, and schema/extensions/role_check.py refuses an operation
 outside that role before it executes. With no keys configured (development and test only;
 production refuses to start) the API is open and says so loudly at start.
+
+A WebSocket (the subscriptions) is no way around it: a key in the upgrade request's headers is
+checked here, and an unknown one refused before the connection is accepted (HTTP 403); a
+connection without one is let through to the view, which requires the key in connection_init's
+payload before anything runs (web/subscriptions.py), since browsers cannot set headers on a
+WebSocket.
 """
 
 from __future__ import annotations
@@ -47,6 +53,9 @@ class ApiKeys:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
+        if scope["type"] == "websocket" and self.keys:
+            await self._websocket(scope, receive, send)
+            return
         if (
             scope["type"] != "http"
             or not self.keys
@@ -65,19 +74,40 @@ class ApiKeys:
             response = _unauthorized("a valid API key" if presented else "an API key")
             await response(scope, receive, send)
             return
-        state = scope.setdefault("state", {})
-        state["role"] = role
-        # Rate limits count per key; a digest names it without keeping the secret around.
-        state["key_id"] = hashlib.sha256(presented.encode()).hexdigest()[:16]
+        admit(scope, role, presented)
         await self.app(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        presented = _presented_key(dict(scope.get("headers") or []))
+        if presented:
+            role = role_of(presented, self.keys)
+            if role is None:
+                await send({"type": "websocket.close", "code": 1008, "reason": "Unknown API key"})
+                return
+            admit(scope, role, presented)
+        await self.app(scope, receive, send)
+
+
+def admit(scope: Scope, role: str, key: str) -> None:
+    """A known key's role into the request's state, and the key's digest for the limits."""
+    state = scope.setdefault("state", {})
+    state["role"] = role
+    # Rate limits count per key; a digest names it without keeping the secret around.
+    state["key_id"] = hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def key_of_authorization(authorization: str) -> str:
+    """The key of an `Authorization: Bearer <key>` value, "" if it holds none."""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 def _presented_key(headers: dict[bytes, bytes]) -> str:
     authorization = headers.get(b"authorization", b"").decode("latin-1")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token:
-        return token.strip()
-    return headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    return (
+        key_of_authorization(authorization)
+        or headers.get(b"x-api-key", b"").decode("latin-1").strip()
+    )
 
 
 def _unauthorized(wanted: str) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 Content-Length decides at once; a chunked body is read up to the limit and then refused. The
 body is handed on whole (GraphQL documents are small), so the app never sees a partial one.
+A WebSocket message over the limit closes its connection (1009, "message too big") before the
+app reads it; `serve` also gives uvicorn the limit, so such a frame is not even buffered whole.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self.app(scope, self._bounded(receive, send), send)
+            return
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
@@ -48,6 +53,19 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+    def _bounded(self, receive: Receive, send: Send) -> Receive:
+        async def bounded() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                size = len((message.get("text") or "").encode()) + len(message.get("bytes") or b"")
+                if size > self.max_bytes:
+                    reason = f"Message too large: at most {self.max_bytes} bytes."
+                    await send({"type": "websocket.close", "code": 1009, "reason": reason})
+                    return {"type": "websocket.disconnect", "code": 1009}
+            return message
+
+        return bounded
 
     def _refusal(self) -> JSONResponse:
         message = f"Request body too large: at most {self.max_bytes} bytes."

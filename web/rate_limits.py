@@ -69,6 +69,9 @@ class RateLimits:
         return self.shared
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/graphql":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http" or scope["path"] != "/graphql":
             await self.app(scope, receive, send)
             return
@@ -84,6 +87,19 @@ class RateLimits:
             await self.app(scope, receive, send)
         else:
             await _too_many(*refused)(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Opening a subscription's connection is a request: counted against its key's limit
+        (its address's when the key comes later, in connection_init), refused (HTTP 403) over
+        it; each connection's subscriptions are bounded by the view, and connections per key
+        by web/subscriptions.py."""
+        state = scope.setdefault("state", {})
+        client = scope.get("client") or ("unknown", 0)
+        who = state.get("key_id") or f"address:{client[0]}"
+        if await self._refused([(self.per_key, "key", who)], scope["app"].state.redis_url):
+            await send({"type": "websocket.close", "code": 1008, "reason": "Rate limit exceeded"})
+            return
+        await self.app(scope, receive, send)
 
     async def _refused(
         self, limits: list[tuple[RateLimitItem, str, str]], redis_url: str

@@ -12,11 +12,16 @@ it, with 400 for a request that could not be executed (parse, validation, variab
 one its key may not run; plain `application/json` keeps 200 for every GraphQL answer, as older
 clients expect. GET runs queries only (405 for a mutation); a POST body that is not JSON is 415;
 a batch of operations is 400.
+
+WebSocket (the `triggers` subscription): graphql-transport-ws only, through
+web/subscriptions.py's handler; a connection's Context carries the process's trigger feed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -29,6 +34,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.base import BaseRequestProtocol
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
@@ -38,9 +44,12 @@ from context import Context
 from loaders import Loaders
 from schema.schema import PolycoolSchema
 from settings import Settings
-from web.graphiql import render_graphiql
+from web.graphiql import Tab, contract_tabs, render_graphiql
 from web.persisted_queries import PersistedQueryError, requested_hash, resolve_persisted
 from web.shaping import shape_errors
+from web.subscriptions import Connections, SubscriptionSocket, TextFrames
+
+log = logging.getLogger(__name__)
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 # The members of a request body: (name, type, what the error calls it).
@@ -53,10 +62,23 @@ _MEMBERS = (
 
 
 class GraphQLView(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = SubscriptionSocket
+    websocket_adapter_class = TextFrames
+
     def __init__(self, schema: PolycoolSchema, settings: Settings) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphiql else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.graphiql else None,
+            # The protocol of the contract only: the legacy graphql-ws one is more to defend.
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # A connection that never says who it is does not hold a socket for long.
+            connection_init_wait_timeout=timedelta(seconds=10),
+            max_subscriptions_per_connection=settings.ws_subscriptions_per_connection,
+        )
         self.documents = schema.documents
         self.settings = settings
+        self.connections = Connections(settings.ws_connections_per_key)
+        self.graphiql_tabs: list[Tab] = graphiql_tabs() if settings.graphiql else []
 
     async def run(  # type: ignore[override]
         self, request: Request | WebSocket, context: Context = UNSET, root_value: None = UNSET
@@ -111,6 +133,14 @@ class GraphQLView(GraphQL[Context, None]):
         data: GraphQLRequestData,
     ) -> ExecutionResult:
         request = context.request
+        assert isinstance(request, Request)  # the HTTP path's context
+        if data.query is not None and (
+            self.documents.operation_type(data.query, data.operation_name)
+            is OperationType.SUBSCRIPTION
+        ):
+            raise HTTPException(
+                400, "Subscriptions run over WebSocket (graphql-transport-ws) at this path."
+            )
         try:
             return await self.execute_single(request, adapter, sub_response, context, None, data)
         except HTTPException as error:
@@ -135,6 +165,26 @@ class GraphQLView(GraphQL[Context, None]):
             counts=request.state.counts,
             role=getattr(request.state, "role", None),
             debug_counts=debug,
+        )
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        """A WebSocket connection's context (the HTTP path builds its own in `run`): the role
+        is filled in at connection_init (web/subscriptions.py)."""
+        state = request.app.state
+        session = CacheSession(state.cache)
+        return Context(
+            request=request,
+            response=response,
+            settings=self.settings,
+            database=state.database,
+            cache=session,
+            loaders=Loaders(state.database, session),
+            request_id=request.state.request_id,
+            counts=request.state.counts,
+            role=getattr(request.state, "role", None),
+            triggers=state.triggers,
         )
 
     def _debug_counts(self, request: Request) -> bool:
@@ -190,7 +240,8 @@ class GraphQLView(GraphQL[Context, None]):
         )
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        return render_graphiql()  # our files first, the CDN only if they were never built
+        # Our files first, the CDN only if they were never built.
+        return render_graphiql(tabs=self.graphiql_tabs)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
@@ -266,6 +317,18 @@ class GraphQLView(GraphQL[Context, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+
+def graphiql_tabs() -> list[Tab]:
+    """The contract's operations with the demo user's variables (once, at start)."""
+    from seed.demo import demo_user, demo_variables  # the snapshot is read only for GraphiQL
+
+    try:
+        variables = demo_variables(demo_user())
+    except (OSError, ValueError) as error:  # no snapshot: the tabs, without variables
+        log.warning("GraphiQL's tabs have no demo variables: %s", error)
+        variables = {}
+    return contract_tabs(variables)
 
 
 def _show_counts(result: ExecutionResult, context: Context) -> None:

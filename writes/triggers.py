@@ -5,9 +5,11 @@ may be down when a price write commits. So sql/trigger_levels.sql queues each fi
 `trigger_outbox` in the statement that consumes it; after the commit the writer publishes the
 rows here (one XADD each, one pipeline) and only then deletes them. A row whose relay failed
 stays in the outbox, and the ingestion worker's sweep (`relay_unrelayed`) publishes it once it
-is older than TRIGGER_RETRY_AFTER. Delivery is at least once: a crash between the XADD and the
-delete sends the row again, so each entry carries `trigger_id` (the outbox id) for the
-consumer to drop repeats.
+is older than TRIGGER_RETRY_AFTER. A crash between the XADD and the delete sends the row again,
+so the publishing script remembers the `trigger_id`s it added (a sorted set beside the stream, as
+long as the stream keeps entries) and adds a repeat no more: each fired level is in the stream
+once, which the bot's subscription (cache/trigger_feed.py) relies on to send it once. Entries
+still carry `trigger_id`, for a consumer of the stream to check.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from writes.checks import plain
 
 log = logging.getLogger(__name__)
 
-# XADD ... MAXLEN ~: the stream keeps about this many entries; a consumer that falls further
-# behind than that has lost its place anyway and must resynchronise from the database.
+# XADD ... MAXLEN ~: the stream keeps at least this many entries (approximate trimming only drops
+# whole nodes beyond it), ten times the 10,000 the subscription promises a reconnecting bot; a
+# consumer that falls further behind has lost its place and must resynchronise from the database.
 STREAM_LENGTH = 100_000
 # The sweep's batch: a long outage's backlog is relayed this many rows per refresh.
 SWEEP_BATCH = 1000
@@ -42,6 +45,7 @@ class Triggered:
     trigger_id: int
     position_id: int
     user_id: int
+    telegram_id: int | None  # None only for an outbox row naming no known user
     market_id: str
     kind: str  # "TAKE_PROFIT" | "STOP_LOSS"
     price: Decimal
@@ -65,9 +69,14 @@ class TriggerStream:
         if not fired:
             return True
 
+        args: list[str] = [str(STREAM_LENGTH), str(len(ENTRY_FIELDS))]
+        for trigger in fired:
+            args += [relayed_member(trigger), repr(trigger.fired_at.timestamp())]
+            args.extend(value for pair in _entry(trigger).items() for value in pair)
+
         def queue(pipeline: Pipeline) -> None:
-            for trigger in fired:
-                pipeline.xadd(self.key, _entry(trigger), maxlen=STREAM_LENGTH, approximate=True)
+            keys = [self.key, relayed_key(self.key)]
+            self.store.script(pipeline, _PUBLISH, keys, args)
 
         try:
             sent = await self.store.run("triggers", queue)
@@ -126,11 +135,59 @@ async def relay_unrelayed(
     return len(fired)
 
 
+def relayed_key(stream: str) -> str:
+    """The set of trigger ids the stream holds, in the stream's hash slot (one script, one slot
+    on a cluster): the stream's own hash tag if it has one, else its whole name as the tag."""
+    opening = stream.find("{")
+    if opening != -1 and stream.find("}", opening + 2) != -1:
+        return f"{stream}:relayed"
+    return f"{{{stream}}}:relayed"
+
+
+# KEYS: the stream, its relayed triggers. ARGV: MAXLEN, fields per entry, then per trigger its
+# member and score in the relayed set and its fields' names and values. A trigger already
+# relayed is skipped (a resent outbox row); the oldest beyond the stream's length are forgotten,
+# as the stream forgets their entries.
+_PUBLISH = """
+local maxlen, width = ARGV[1], tonumber(ARGV[2])
+local added, i = 0, 3
+while i <= #ARGV do
+  if redis.call('ZADD', KEYS[2], 'NX', ARGV[i + 1], ARGV[i]) == 1 then
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', unpack(ARGV, i + 2, i + 1 + 2 * width))
+    added = added + 1
+  end
+  i = i + 2 + 2 * width
+end
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(maxlen) - 1)
+return added
+"""
+
+
+def relayed_member(trigger: Triggered) -> str:
+    """A trigger in the relayed set: its outbox id with its firing time, since outbox ids start
+    again in a new database (restored, recreated) while Redis may keep the set; by id alone,
+    a new trigger would be taken for an old one and never sent."""
+    return f"{trigger.trigger_id}@{trigger.fired_at.isoformat()}"
+
+
+ENTRY_FIELDS = (
+    "trigger_id",
+    "position_id",
+    "user_id",
+    "telegram_id",
+    "market_id",
+    "kind",
+    "price",
+    "fired_at",
+)
+
+
 def _entry(trigger: Triggered) -> dict[str, str]:
     return {
         "trigger_id": str(trigger.trigger_id),
         "position_id": str(trigger.position_id),
         "user_id": str(trigger.user_id),
+        "telegram_id": "" if trigger.telegram_id is None else str(trigger.telegram_id),
         "market_id": trigger.market_id,
         "kind": trigger.kind,
         "price": plain(trigger.price),

@@ -17,6 +17,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
+    OperationType,
     SelectionSetNode,
     get_operation_ast,
 )
@@ -37,6 +38,16 @@ ROLE_FIELDS: dict[str, dict[str, frozenset[str] | None]] = {
     "bot": {"query": None, "mutation": BOT_MUTATIONS},
     "ingest": {"query": frozenset(), "mutation": INGEST_MUTATIONS},
 }
+# Subscriptions (over WebSocket, web/subscriptions.py): the bot's, and the admin's; a role with
+# none of them is refused at connection_init too, before any event flows.
+ROLE_FIELDS["admin"]["subscription"] = None
+ROLE_FIELDS["bot"]["subscription"] = None
+ROLE_FIELDS["ingest"]["subscription"] = frozenset()
+
+
+def may_subscribe(role: str | None) -> bool:
+    """Whether a key's role may run any subscription; None: the API runs open."""
+    return role is None or ROLE_FIELDS[role].get("subscription", frozenset()) != frozenset()
 
 
 class RoleCheck(SchemaExtension):
@@ -54,16 +65,16 @@ class RoleCheck(SchemaExtension):
             fields = _root_fields(operation.selection_set, document)
             denied = sorted(f for f in fields if allowed is not None and f not in allowed)
             if denied:
-                # A result set before execution makes Strawberry skip executing the operation.
-                context.result = ExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"Forbidden: the '{role}' key may not run {', '.join(denied)}.",
-                            extensions={"code": "FORBIDDEN"},
-                        )
-                    ],
+                refusal = GraphQLError(
+                    f"Forbidden: the '{role}' key may not run {', '.join(denied)}.",
+                    extensions={"code": "FORBIDDEN"},
                 )
+                if operation.operation is OperationType.SUBSCRIPTION:
+                    # Strawberry subscribes whatever result is set; an error raised here is
+                    # answered instead, and the resolver never runs.
+                    raise refusal
+                # A result set before execution makes Strawberry skip executing the operation.
+                context.result = ExecutionResult(data=None, errors=[refusal])
         yield
 
 

@@ -4,8 +4,10 @@ The service runs as it does for a developer (`python app.py serve`, APP_ENV=deve
 free loopback port, against the session's seeded database. Debian's Chromium, driven by
 Playwright, may reach 127.0.0.1 only: every other request is aborted and recorded, so the test
 proves the page needs no CDN. It types the contract's Portfolio query and a user's variables
-into the editors, runs them, and finds that user's ACTIVE positions in the result pane; the
-screenshot is kept as docs/graphiql.png.
+into the editors, runs them, and finds that user's ACTIVE positions in the result pane. Then, on
+a database seeded as `make run` seeds it, the page must open with a tab per contract operation,
+the demo user's variables filled in: one click on the first tab (Portfolio) answers with that
+user's positions as the database holds them; the screenshot is kept as docs/graphiql.png.
 
 Playwright's own browser download (`playwright install`) is never used: it launches
 /usr/bin/chromium. Missing Chromium or GraphiQL's built files fail the run in CI (CI set) and
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -24,6 +27,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -33,13 +37,18 @@ from graphql import OperationDefinitionNode, parse
 from playwright.async_api import Page, Route, async_playwright, expect
 from starlette.applications import Starlette
 
+from seed import seed_database
+from seed.demo import DEFAULT_SEED, DEFAULT_USERS, demo_user
 from settings import ROOT
+from sql.databases import scratch_database
 from tests.conftest import contract_documents, unique_prefix
 from web.graphiql import (
     ASSET_DIR,
     ASSETS,
     CDN,
+    Tab,
     asset_routes,
+    contract_tabs,
     local_assets_present,
     render_graphiql,
 )
@@ -108,11 +117,30 @@ def free_port() -> int:
 @pytest.fixture
 async def service(seeded: str, redis_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """`python app.py serve` on a free loopback port; yields its base URL."""
+    async with serve(seeded, redis_url, tmp_path) as base:
+        yield base
+
+
+@pytest.fixture
+async def demo_database(server_url: str) -> AsyncIterator[str]:
+    """A database seeded as `make run` seeds it: `python app.py seed`'s defaults."""
+    require_browser_and_assets()
+    async with scratch_database(server_url, "graphiql") as url:
+        connection = await asyncpg.connect(url)
+        try:
+            await seed_database(connection, users=DEFAULT_USERS, seed=DEFAULT_SEED)
+        finally:
+            await connection.close()
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serve(database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[str]:
     require_browser_and_assets()
     port = free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": seeded,
+        "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "APP_ENV": "development",
         "GRAPHIQL": "true",
@@ -260,7 +288,6 @@ async def test_graphiql_runs_portfolio_offline(service: str, db: asyncpg.Connect
             # On screen, not only in the editor's model: the first position's market title.
             first_title = json.dumps(user["titles"][0], ensure_ascii=False)
             await expect(page.locator(RESULT_PANE)).to_contain_text(first_title)
-            await page.screenshot(path=SCREENSHOT)
         finally:
             await browser.close()
 
@@ -273,6 +300,164 @@ async def test_graphiql_runs_portfolio_offline(service: str, db: asyncpg.Connect
     assert all(urlsplit(url).hostname == "127.0.0.1" for url in requested), requested
     loaded = {urlsplit(url).path for url in requested}
     assert {f"/graphiql/{asset.name}" for asset in ASSETS} <= loaded
+
+
+async def test_graphiql_opens_on_the_contract_with_the_demo_user(
+    demo_database: str, redis_url: str, tmp_path: Path
+) -> None:
+    operations = [
+        d.name.value
+        for d in parse(contract_documents()).definitions
+        if isinstance(d, OperationDefinitionNode) and d.name is not None
+    ]
+    telegram_id = str(demo_user().user.telegram_id)
+    db = await asyncpg.connect(demo_database)
+    try:
+        # What the Portfolio tab must show: the user's ACTIVE positions, newest first.
+        expected = await db.fetch(
+            """
+            SELECT p.id::text AS id, m.title
+            FROM position p JOIN app_user u ON u.id = p.user_id JOIN market m ON m.id = p.market_id
+            WHERE u.telegram_id = $1 AND p.status = 'ACTIVE'
+            ORDER BY p.opened_at DESC, p.id DESC
+            """,
+            int(telegram_id),
+        )
+    finally:
+        await db.close()
+    assert expected, "the demo user holds no ACTIVE position: nothing to show"
+    page_errors: list[str] = []
+    async with serve(demo_database, redis_url, tmp_path) as service, async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 880})
+            await context.route(
+                "**/*",
+                lambda route: (
+                    route.continue_()
+                    if urlsplit(route.request.url).hostname == "127.0.0.1"
+                    else route.abort("internetdisconnected")
+                ),
+            )
+            page = await context.new_page()
+            page.on("pageerror", lambda error: page_errors.append(str(error)))
+            await page.goto(f"{service}/graphql", wait_until="load")
+            await expect(page.locator(QUERY_EDITOR)).to_be_visible()
+
+            tabs = page.locator(".graphiql-tab")
+            await expect(tabs).to_have_count(len(operations))
+            assert [t.strip() for t in await tabs.all_inner_texts()] == operations
+            # The first tab is open: Portfolio, with the demo user's variables. One click.
+            assert "query Portfolio(" in await editor_value(page, QUERY_EDITOR)
+            await page.get_by_role("button", name="Variables").click()
+            variables = json.loads(await editor_value(page, VARIABLES_EDITOR))
+            assert variables == {"telegramId": telegram_id}
+            await page.get_by_role("button", name="Execute query").click()
+            await page.wait_for_function(
+                "selector => document.querySelector(selector).CodeMirror.getValue() !== ''",
+                arg=RESULT_PANE,
+            )
+            result = json.loads(await editor_value(page, RESULT_PANE))
+            title = json.dumps(expected[0]["title"], ensure_ascii=False)
+            await expect(page.locator(RESULT_PANE)).to_contain_text(title)
+            await page.screenshot(path=SCREENSHOT)
+            # Another tab has its own variables: the user's first ACTIVE position.
+            await tabs.filter(has_text="PositionDetail").click()
+            await expect(page.locator(QUERY_EDITOR)).to_contain_text("query PositionDetail(")
+            detail_variables = json.loads(await editor_value(page, VARIABLES_EDITOR))
+            # The Triggers tab subscribes over WebSocket: a level fired meanwhile shows up.
+            await tabs.filter(has_text="Triggers").click()
+            await expect(page.locator(QUERY_EDITOR)).to_contain_text("subscription Triggers(")
+            await page.get_by_role("button", name="Execute query").click()
+            fired = await fire_until_shown(page, service, demo_database, expected[0]["id"])
+        finally:
+            await browser.close()
+
+    assert fired["kind"] == "TAKE_PROFIT"
+    assert fired["telegramId"] == telegram_id
+
+    assert detail_variables == {"id": min(expected, key=lambda row: int(row["id"]))["id"]}
+    assert result.get("errors") is None, result["errors"]
+    user = result["data"]["user"]
+    assert user["telegramId"] == telegram_id
+    assert [(p["id"], p["market"]["title"]) for p in user["positions"]] == [
+        (row["id"], row["title"]) for row in expected
+    ]
+    assert page_errors == []
+
+
+async def fire_until_shown(
+    page: Page, service: str, database: str, position_id: str
+) -> dict[str, Any]:
+    """Gives the position a take-profit level and lifts its price over it, until the result
+    pane shows the event (the subscription starts when the browser's socket says so, which
+    the page does not tell): at most five times."""
+    db = await asyncpg.connect(database)
+    try:
+        row = await db.fetchrow(
+            """
+            SELECT p.market_id, p.outcome, m.outcomes FROM position p
+            JOIN market m ON m.id = p.market_id WHERE p.id = $1
+            """,
+            int(position_id),
+        )
+        assert row is not None
+        prices = ["0.6" if o == row["outcome"] else "0.4" for o in row["outcomes"]]
+        async with httpx.AsyncClient(base_url=service) as http:
+            for _ in range(5):
+                await db.execute(
+                    "UPDATE position SET take_profit_price = 0.5, stop_loss_price = NULL "
+                    "WHERE id = $1",
+                    int(position_id),
+                )
+                response = await http.post(
+                    "/graphql",
+                    json={
+                        "query": "mutation($u: [MarketPriceInput!]!) "
+                        "{ updateMarketPrices(updates: $u) { triggered { positionId } } }",
+                        "variables": {
+                            "u": [{"marketId": row["market_id"], "outcomePrices": prices}]
+                        },
+                    },
+                )
+                triggered = response.json()["data"]["updateMarketPrices"]["triggered"]
+                assert {"positionId": position_id} in triggered, response.text
+                try:
+                    await expect(page.locator(RESULT_PANE)).to_contain_text(
+                        f'"positionId": "{position_id}"', timeout=1000
+                    )
+                except AssertionError:
+                    continue
+                shown = json.loads(await editor_value(page, RESULT_PANE))
+                event: dict[str, Any] = shown["data"]["triggers"]
+                assert event["positionId"] == position_id
+                return event
+    finally:
+        await db.close()
+    pytest.fail("the Triggers tab showed no event for five levels fired")
+
+
+def test_each_contract_operation_is_a_tab_with_the_variables_it_declares() -> None:
+    """Without a browser: the tabs the page is given, one per operation, in the file's order."""
+    operations = [
+        d.name.value
+        for d in parse(contract_documents()).definitions
+        if isinstance(d, OperationDefinitionNode) and d.name is not None
+    ]
+    tabs = contract_tabs({"Portfolio": {"telegramId": "42", "undeclared": 1}})
+    assert [tab.name for tab in tabs] == operations
+    for tab in tabs:
+        [operation] = parse(tab.query).definitions
+        assert isinstance(operation, OperationDefinitionNode)
+        assert operation.name is not None
+        assert operation.name.value == tab.name
+    assert json.loads(tabs[0].variables) == {"telegramId": "42"}
+    assert all(json.loads(tab.variables) == {} for tab in tabs[1:])
+    html = bytes(render_graphiql(tabs=[Tab("X", "query X { a } # </script>", "{}")]).body)
+    assert b'</script>"' not in html  # the document cannot close the page's script
+    assert b"\\u003c/script>" in html
 
 
 def test_cdn_fallback_pins_the_same_files(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ Redis takes them.
 
 from __future__ import annotations
 
+import secrets
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -21,7 +23,7 @@ from settings import Settings
 from sql.database import Database, create_pool
 from tests.conftest import GraphQLClient
 from tests.writes.conftest import NewMarket, NewUser, run
-from writes.triggers import TriggerStream, relay_unrelayed
+from writes.triggers import Triggered, TriggerStream, relay_unrelayed, relayed_key
 
 
 async def stream_entries(redis_url: str, key: str) -> list[dict[str, str]]:
@@ -103,6 +105,7 @@ async def test_update_market_prices_publishes_what_fired_and_empties_the_outbox(
     assert entries[0]["kind"] == "STOP_LOSS"
     assert entries[0]["price"] == "0.25"
     assert entries[0]["user_id"] == str(user.id)
+    assert entries[0]["telegram_id"] == user.telegram_id
     assert entries[0]["market_id"] == market.id
     assert (
         await db.fetchval(
@@ -148,3 +151,55 @@ async def relayed_ids(
     await relay_unrelayed(database, stream, older_than)
     entries = await stream_entries(redis_url, settings.trigger_stream_key)
     return {int(e["trigger_id"]) for e in entries}
+
+
+async def test_a_trigger_relayed_again_is_in_the_stream_once(
+    store: CacheStore, settings: Settings, redis_url: str
+) -> None:
+    """A crash between the XADD and the outbox delete sends the row again: the stream (and so
+    the bot's subscription) still holds it once. Control: with the relayed ids forgotten
+    between the two sends, the same check finds it twice."""
+    key = f"{settings.cache_prefix}:relay-test-{secrets.token_hex(4)}"
+    stream = TriggerStream(store, key)
+
+    async def copies_after_two_sends(forget: bool) -> int:
+        trigger = Triggered(
+            trigger_id=secrets.randbelow(10**12),
+            position_id=1,
+            user_id=1,
+            telegram_id=42,
+            market_id="relay-test",
+            kind="TAKE_PROFIT",
+            price=Decimal("0.6"),
+            fired_at=datetime.now(UTC),
+        )
+        assert await stream.publish([trigger])
+        if forget:
+            client = redis.asyncio.Redis.from_url(redis_url)
+            try:
+                await client.delete(relayed_key(key))
+            finally:
+                await client.aclose()
+        assert await stream.publish([trigger])
+        entries = await stream_entries(redis_url, key)
+        return sum(e["trigger_id"] == str(trigger.trigger_id) for e in entries)
+
+    assert await copies_after_two_sends(forget=False) == 1
+    assert await copies_after_two_sends(forget=True) == 2
+
+
+async def test_a_new_trigger_with_an_old_outbox_id_is_sent(
+    store: CacheStore, settings: Settings, redis_url: str
+) -> None:
+    """A new database numbers its outbox from 1 again while Redis keeps the relayed set: a
+    trigger with a number already relayed, fired at another time, is a new one."""
+    key = f"{settings.cache_prefix}:relay-test-{secrets.token_hex(4)}"
+    stream = TriggerStream(store, key)
+    fired_at = datetime.now(UTC)
+    first = Triggered(1, 1, 1, 42, "relay-test", "TAKE_PROFIT", Decimal("0.6"), fired_at)
+    later = fired_at + timedelta(seconds=1)
+    again = Triggered(1, 7, 7, 43, "relay-test", "STOP_LOSS", Decimal("0.2"), later)
+    assert await stream.publish([first])
+    assert await stream.publish([again])
+    entries = await stream_entries(redis_url, key)
+    assert [e["position_id"] for e in entries] == ["1", "7"]
