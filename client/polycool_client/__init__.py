@@ -94,6 +94,7 @@ from .trending_markets import (
     TrendingMarketsTrendingMarketsEdgesNode,
     TrendingMarketsTrendingMarketsPageInfo,
 )
+from .triggers import Triggers, TriggersTriggers
 from .update_market_prices import (
     UpdateMarketPrices,
     UpdateMarketPricesUpdateMarketPrices,
@@ -180,6 +181,8 @@ __all__ = [
     "TrendingMarketsTrendingMarketsEdgesNode",
     "TrendingMarketsTrendingMarketsPageInfo",
     "TriggerKind",
+    "Triggers",
+    "TriggersTriggers",
     "UpdateMarketPrices",
     "UpdateMarketPricesUpdateMarketPrices",
     "UpdateMarketPricesUpdateMarketPricesRejected",
