@@ -10,6 +10,8 @@ that breaks the bot, or a new document nobody drove through the client, fails CI
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -39,6 +41,7 @@ from polycool_client import (
     TradeKind,
     TradeSide,
     TriggerKind,
+    TriggersTriggers,
     UpsertUserInput,
     WalletStatsInput,
     WalletTradeInput,
@@ -1150,6 +1153,131 @@ async def test_leaderboard(ingest: Client, bot: Client, db: asyncpg.Connection) 
         with pytest.raises(PolycoolError) as refused:
             await bot.leaderboard(by=LeaderboardOrder.WIN_RATE, first=first)
         assert (refused.value.code, refused.value.field) == ("BAD_USER_INPUT", "first")
+
+
+# -- Subscription (README "Triggers (subscription)") ---------------------------------------------
+
+EVENT_WAIT = 10.0  # seconds an expected event may take
+QUIET = 1.0  # seconds of silence that show nothing more is coming
+
+
+@contextlib.asynccontextmanager
+async def subscribed(
+    client: Client, after: str | None = None
+) -> AsyncIterator[asyncio.Queue[TriggersTriggers | Exception]]:
+    """The client's triggers() iterator read by a task into a queue, so that the test can wait
+    for an event with a timeout without ending the subscription (a cancelled `anext` would)."""
+    queue: asyncio.Queue[TriggersTriggers | Exception] = asyncio.Queue()
+
+    async def read() -> None:
+        try:
+            async for event in client.triggers(after=after):  # None: from now on
+                queue.put_nowait(event)
+        except Exception as error:
+            queue.put_nowait(error)
+
+    reading = asyncio.create_task(read())
+    try:
+        yield queue
+    finally:
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+
+
+async def received(
+    queue: asyncio.Queue[TriggersTriggers | Exception], within: float = EVENT_WAIT
+) -> TriggersTriggers:
+    item = await asyncio.wait_for(queue.get(), within)
+    if isinstance(item, Exception):
+        raise item
+    return item
+
+
+async def test_triggers(
+    bot: Client, ingest: Client, service: Server, db: asyncpg.Connection
+) -> None:
+    # The test's own market at 0.5 and take-profit levels a cent apart above it, one per user
+    # (one ACTIVE position per user, market and outcome): each price update a cent higher fires
+    # exactly the next level.
+    market_id = await settled_market(db, ["Yes", "No"])
+    await db.execute("UPDATE market SET outcome_prices = '{0.5,0.5}' WHERE id = $1", market_id)
+    levels: list[tuple[str, str]] = []  # (position id, telegram id), lowest level first
+    for cents in range(1, 13):
+        telegram_id = str(9_600_000_000 + secrets.randbelow(10**12))
+        position_id = await insert_position(
+            db,
+            user_id=await insert_user(db, telegram_id),
+            market_id=market_id,
+            outcome="Yes",
+            shares=Decimal("10"),
+            entry_price=Decimal("0.5"),
+        )
+        await db.execute(
+            "UPDATE position SET take_profit_price = $2 WHERE id = $1",
+            position_id,
+            Decimal("0.5") + Decimal(cents) / 100,
+        )
+        levels.append((str(position_id), telegram_id))
+    fired: list[tuple[str, str, Decimal]] = []  # (position id, telegram id, price) in order
+
+    async def fire() -> tuple[str, str, Decimal]:
+        price = Decimal("0.5") + Decimal(len(fired) + 1) / 100
+        result = await ingest.update_market_prices(
+            updates=[MarketPriceInput(market_id=market_id, outcome_prices=[price, 1 - price])]
+        )
+        position_id, telegram_id = levels[len(fired)]
+        assert [t.position_id for t in result.triggered] == [position_id]
+        fired.append((position_id, telegram_id, price))
+        return fired[-1]
+
+    def shown(events: list[TriggersTriggers]) -> list[tuple[str, str, Decimal]]:
+        for event in events:
+            assert (event.market_id, event.kind) == (market_id, TriggerKind.TAKE_PROFIT)
+            assert event.fired_at.tzinfo is not None
+            assert timedelta(0) <= datetime.now(UTC) - event.fired_at < timedelta(minutes=1)
+        return [(e.position_id, e.telegram_id, e.price) for e in events]
+
+    async with subscribed(bot) as live:
+        # The subscription starts when the server says: learnt from its first event, not a sleep.
+        first: TriggersTriggers | None = None
+        while first is None and len(fired) < 5:
+            await fire()
+            with contextlib.suppress(TimeoutError):
+                first = await received(live, QUIET)
+        assert first is not None, "no event for five levels fired after subscribing"
+        start = [position_id for position_id, _, _ in fired].index(first.position_id)
+        seen = [first] + [await received(live) for _ in fired[start + 1 :]]
+        await fire()
+        seen.append(await received(live))
+        assert shown(seen) == fired[start:]
+    assert [e.id for e in seen] == sorted({e.id for e in seen})  # increasing, none twice
+
+    missed = [await fire(), await fire(), await fire()]  # while the bot is away
+
+    async with subscribed(bot, after=seen[-1].id) as resumed:
+        caught_up = [await received(resumed) for _ in missed]
+        assert shown(caught_up) == missed
+        await fire()
+        caught_up.append(await received(resumed))
+        assert shown(caught_up[-1:]) == fired[-1:]
+        with pytest.raises(TimeoutError):
+            await received(resumed, QUIET)  # nothing twice
+    assert seen[-1].id < caught_up[0].id
+    assert [e.id for e in caught_up] == sorted({e.id for e in caught_up})
+
+    # The key travels in the handshake's header: none there, no subscription; the workers' key
+    # is outside the subscribing roles.
+    for key, code in ((None, "UNAUTHENTICATED"), (INGEST_KEY, "FORBIDDEN")):
+        async with Client(service.url + "/graphql", api_key=key) as outsider:
+            with pytest.raises(PolycoolError) as refused:
+                async with asyncio.timeout(EVENT_WAIT):
+                    await anext(aiter(outsider.triggers()))
+            assert refused.value.code == code, key
+    with pytest.raises(PolycoolError) as forged:
+        async with asyncio.timeout(EVENT_WAIT):
+            await anext(aiter(bot.triggers(after="not an event id")))
+    assert (forged.value.code, forged.value.field) == ("BAD_USER_INPUT", "after")
 
 
 # -- Keys ----------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """The client's subscriptions against Strawberry's own graphql-transport-ws server.
 
-The contract's subscription (Triggers) is driven through the generated method in test_client.py
-once the service serves it; here the hand-written half, base_client.py's `execute_ws`, meets the
-protocol as Strawberry speaks it, from a small schema of this file's served by uvicorn on a free
-port: events in order until the server completes, the key on the handshake, an error with its
-code, a refused connection with the code its close names.
+The contract's subscription (Triggers) is driven through the generated method in test_client.py;
+here the hand-written half, base_client.py's `execute_ws`, meets the protocol as Strawberry
+speaks it, from a small schema of this file's served by uvicorn on a free port: events in order
+until the server completes, the key on the handshake, an error with its code, a refused
+connection with the code its close names.
 """
 
 from __future__ import annotations
