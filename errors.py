@@ -58,3 +58,9 @@ def check_list_size(field: str, size: int, most: int) -> None:
     """Refuse an oversized list argument before anything runs (MAX_LIST_ITEMS)."""
     if size > most:
         raise BadUserInput(f"{field}: {size} items is too many; at most {most}.", field=field)
+
+
+def check_first(field: str, first: int, most: int) -> None:
+    """Refuse a page size outside 1..most (trendingMarkets, trades, smartTrades...)."""
+    if not 1 <= first <= most:
+        raise BadUserInput(f"{field}: {first} is out of range; expected 1 to {most}.", field=field)

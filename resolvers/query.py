@@ -11,7 +11,7 @@ from cache.kinds import SmartTradesPage, TrendingPage
 from context import Info
 from domain.cursors import decode_cursor, decode_feed_cursor, encode_cursor, encode_feed_cursor
 from domain.identifiers import parse_bigint_id
-from errors import BadUserInput, check_list_size
+from errors import BadUserInput, check_first, check_list_size
 from schema.connection import MarketConnection, MarketEdge, PageInfo
 from schema.enums import LeaderboardOrder
 from schema.smart_trade import SmartTradeConnection, SmartTradeEdge
@@ -58,7 +58,7 @@ async def market_by_condition(info: Info, condition_id: str) -> Market | None:
 
 
 async def trending_markets(info: Info, first: int, after: str | None = None) -> MarketConnection:
-    _check_first("first", first, TRENDING_MAX)
+    check_first("first", first, TRENDING_MAX)
     secret = info.context.settings.cursor_secret
     after_volume, after_id = decode_cursor(after, secret) if after is not None else (None, None)
     # One more than asked tells whether a next page exists without a count query.
@@ -75,7 +75,7 @@ async def trending_markets(info: Info, first: int, after: str | None = None) -> 
 
 
 async def search_markets(info: Info, text: str, first: int) -> list[Market]:
-    _check_first("first", first, SEARCH_MAX)
+    check_first("first", first, SEARCH_MAX)
     if len(text) > SEARCH_TEXT_MAX:
         raise BadUserInput(
             f"text: {len(text)} characters is too long; at most {SEARCH_TEXT_MAX}.", field="text"
@@ -86,11 +86,6 @@ async def search_markets(info: Info, text: str, first: int) -> list[Market]:
 async def _markets(info: Info, ids: list[str]) -> list[Market]:
     # A market deleted since the list was cached is left out rather than shown as a gap.
     return [m for m in await info.context.loaders.market.load_all(ids) if m is not None]
-
-
-def _check_first(field: str, first: int, most: int) -> None:
-    if not 1 <= first <= most:
-        raise BadUserInput(f"{field}: {first} is out of range; expected 1 to {most}.", field=field)
 
 
 SMART_TRADES_MAX = 100
@@ -120,7 +115,7 @@ async def smart_trades(
         ),
     ] = None,
 ) -> SmartTradeConnection:
-    _check_first("first", first, SMART_TRADES_MAX)
+    check_first("first", first, SMART_TRADES_MAX)
     secret = info.context.settings.cursor_secret
     after_at, after_id = decode_feed_cursor(after, secret) if after is not None else (None, None)
     page = SmartTradesPage(
@@ -146,7 +141,7 @@ async def smart_trades(
 
 
 async def leaderboard(info: Info, by: LeaderboardOrder, first: int) -> list[LeaderboardEntry]:
-    _check_first("first", first, LEADERBOARD_MAX)
+    check_first("first", first, LEADERBOARD_MAX)
     return await info.context.loaders.leaderboard.load((by.value, first))
 
 

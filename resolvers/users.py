@@ -12,7 +12,7 @@ from cache.kinds import TradePage
 from context import Info
 from domain import settlement, valuation
 from domain.cursors import decode_time_cursor, encode_time_cursor
-from errors import BadUserInput
+from errors import check_first
 from schema.claimable import Claimable
 from schema.connection import PageInfo
 from schema.enums import PositionStatus
@@ -94,8 +94,3 @@ async def trades(
             has_next_page=len(page) > first, end_cursor=edges[-1].cursor if edges else None
         ),
     )
-
-
-def check_first(field: str, first: int, most: int) -> None:
-    if not 1 <= first <= most:
-        raise BadUserInput(f"{field}: {first} is out of range; expected 1 to {most}.", field=field)
