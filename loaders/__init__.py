@@ -26,6 +26,10 @@ class Loaders:
         self.database = database
         self.session = session
 
+    def fresh(self) -> Loaders:
+        """New loaders on the same connections: what a request that loaded nothing yet has."""
+        return Loaders(self.database, self.session)
+
     @cached_property
     def market(self) -> MarketLoader:
         return MarketLoader(self.database, self.session)

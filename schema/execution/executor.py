@@ -10,10 +10,11 @@ the resolvers and their arguments, error masking and codes.
 Only answers without errors come from a plan. A resolver raising, a null for a non-null field,
 a value a type refuses: the plan is dropped and graphql-core executes the operation from the
 start, on this executor, so every error, its path and its propagation are graphql-core's. Only
-queries have plans, and a query reads: running its resolvers again changes nothing, and the
-request's loaders answer what already loaded from memory (a failed batch is not memoised, so it
-is tried once more). Concurrency is graphql-core's: a field or list item that returns an
-awaitable is gathered with its siblings, so a list's loader calls still make one batch.
+queries have plans, and a query reads: running its resolvers again changes nothing. It runs on
+new loaders, as a request that loaded nothing would (which errors graphql-core lists depends on
+when each load finishes); the data it reads again is in Redis by then. Concurrency is
+graphql-core's: a field or list item that returns an awaitable is gathered with its siblings,
+so a list's loader calls still make one batch.
 """
 
 from __future__ import annotations
@@ -112,6 +113,13 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _without_plan(self, serially: bool | None) -> Any:
         EXECUTIONS.labels("dropped").inc()
+        # graphql-core starts as it would have without the plan: with loaders that hold nothing.
+        # Its answer depends on when each resolver raises (once a non-null root field fails,
+        # errors of fields still awaiting are not listed), and loads the plan already made
+        # would resolve at once instead of after a round trip, listing errors it would not.
+        context = self.context_value
+        if hasattr(context, "loaders"):
+            context.loaders = context.loaders.fresh()
         return super().execute_operation(serially)
 
     def _object(
