@@ -40,15 +40,20 @@ class _Dropped(Exception):
 
 
 class Completed:
-    """Answers of objects whose fields are all attributes, kept by plan and object.
+    """The own part of objects' answers (plans.py, ObjectPlan.own), kept by plan and object.
 
-    Under a plan with no resolver at or below it, an object's answer is its attributes,
-    coerced: a function of the object alone. The loaders hand out the same object for the same
-    cached bytes (loaders/cached_loader.py's Built), and nothing changes it, so a market read
-    again, by this request's next position or by the next request, is completed once (a
-    MarketsBatch of 100 markets: 700 fields). Kept with the plan and the object, so that their
-    ids stay theirs; bounded, oldest first out. The answers are shared: nothing changes them
-    either (the view encodes them, and adds its own keys only to the response around them).
+    Under a plan, the fields an object answers from its attributes alone (__typename, and
+    attributes with no resolver at or below them) make a part of its answer that depends on the
+    object only. The loaders hand out the same object for the same cached bytes
+    (loaders/cached_loader.py's Built) and nothing changes it, so a market or a position read
+    again, by this request or the next, has that part completed once: a MarketsBatch of 100
+    markets is 700 fields; a Portfolio's positions are read again while their list is
+    unchanged, whatever their markets' prices do. The part holds every response key in the
+    plan's order (None where the rest goes), so an answer with resolved fields is a copy of it
+    with those filled in, and its keys stay in graphql-core's order. Kept with the plan and the
+    object, so that their ids stay theirs; bounded, oldest first out. The parts are shared:
+    nothing changes them (the executor copies a part before filling it, and the view encodes
+    an answer without changing it).
 
     An OrderedDict, not a dict: once full, every new object evicts the oldest, and a dict's
     first key is found by scanning past every slot deleted since its last resize (6.7 us per
@@ -66,13 +71,13 @@ class Completed:
         self,
         plan: ObjectPlan,
         source: object,
-        complete: Callable[[ObjectPlan, Any, None], Any],
+        complete: Callable[[ObjectPlan, Any], dict[str, Any]],
     ) -> dict[str, Any]:
         key = (id(plan), id(source))
         kept = self._kept.get(key)
         if kept is not None and kept[0] is plan and kept[1] is source:
             return kept[2]
-        answer: dict[str, Any] = complete(plan, source, None)
+        answer = complete(plan, source)
         if len(self._kept) >= self.size:
             self._kept.popitem(last=False)
         self._kept[key] = (plan, source, answer)
@@ -125,7 +130,12 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     def _object(
         self, plan: ObjectPlan, source: Any, path: Path | None
     ) -> dict[str, Any] | Awaitable[dict[str, Any]]:
-        results: dict[str, Any] = {}
+        if not plan.own:
+            results: dict[str, Any] = {}
+        elif not plan.rest:
+            return self.completed.get(plan, source, self._own)
+        else:
+            results = self.completed.get(plan, source, self._own).copy()
         waiting: list[tuple[str, Awaitable[Any]]] = []
         try:
             self._fields(plan, source, path, results, waiting)
@@ -137,6 +147,31 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             return results
         return self._gathered(results, waiting)
 
+    def _own(self, plan: ObjectPlan, source: Any) -> dict[str, Any]:
+        """The object's own part of its answer: every response key, in order, the own fields
+        completed and None where the rest's values go."""
+        part: dict[str, Any] = {}
+        for step in plan.fields:
+            key = step.key
+            if step.typename is not None:
+                part[key] = step.typename
+            elif step.attribute is None or step.needs_path:
+                part[key] = None
+            elif (leaf := step.leaf) is not None:
+                value = getattr(source, step.attribute)
+                if value is None:
+                    if step.non_null:
+                        raise _Dropped
+                    part[key] = None
+                else:
+                    coerced = leaf(value)
+                    if coerced is None or coerced is Undefined:
+                        raise _Dropped
+                    part[key] = coerced
+            else:  # a list or object of attributes alone: completes at once
+                part[key] = self._complete(step.completion, getattr(source, step.attribute), None)
+        return part
+
     def _fields(
         self,
         plan: ObjectPlan,
@@ -147,27 +182,12 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> None:
         is_awaitable = self.is_awaitable
         parent_type = plan.type
-        for step in plan.fields:
+        for step in plan.rest:
             key = step.key
-            if step.typename is not None:
-                results[key] = step.typename
-                continue
+            field_path = Path(path, key, parent_type.name) if step.needs_path else None
             if step.attribute is not None:
                 value = getattr(source, step.attribute)
-                leaf = step.leaf
-                if leaf is not None:  # most fields: an attribute that is a leaf, in line
-                    if value is None:
-                        if step.non_null:
-                            raise _Dropped
-                        results[key] = None
-                    else:
-                        coerced = leaf(value)
-                        if coerced is None or coerced is Undefined:
-                            raise _Dropped
-                        results[key] = coerced
-                    continue
-            field_path = Path(path, key, parent_type.name) if step.needs_path else None
-            if step.attribute is None:
+            else:
                 definition = step.definition
                 assert definition is not None
                 assert definition.resolve is not None
@@ -248,9 +268,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 raise _Dropped
             return coerced
         if isinstance(completion, ObjectPlan):
-            if completion.resolves:
-                return self._object(completion, value, path)
-            return self.completed.get(completion, value, self._object)
+            return self._object(completion, value, path)
         assert isinstance(completion, ListOf)
         return self._list(completion, value, path)
 
@@ -287,7 +305,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         return items
 
 
-# Objects whose answers are kept (Completed): a few hundred bytes each.
+# Own parts of answers kept (Completed): a few hundred bytes each.
 COMPLETED_KEPT = 20_000
 
 

@@ -83,14 +83,27 @@ class ListOf:
 class ObjectPlan:
     type: GraphQLObjectType
     fields: tuple[FieldPlan, ...]
-    # Whether a resolver runs for some field of it, or below it (so paths are needed). When
-    # none does, the object's answer is its attributes' alone (see executor.py, Completed).
-    resolves: bool = True
+    # The fields whose values are the object's own: __typename, and attributes with nothing
+    # resolved at or below them. Their part of the answer is a function of the object alone,
+    # completed once per plan and object (executor.py, Completed).
+    own: tuple[FieldPlan, ...] = ()
+    # The others, completed for every request: resolvers, and what holds one below it.
+    rest: tuple[FieldPlan, ...] = ()
 
     @classmethod
     def of(cls, type_: GraphQLObjectType, fields: tuple[FieldPlan, ...]) -> ObjectPlan:
-        resolves = any((f.typename is None and f.attribute is None) or f.needs_path for f in fields)
-        return cls(type_, fields, resolves)
+        own = tuple(f for f in fields if f.typename is not None or _own(f))
+        rest = tuple(f for f in fields if f.typename is None and not _own(f))
+        return cls(type_, fields, own, rest)
+
+    @property
+    def resolves(self) -> bool:
+        """Whether a resolver runs for some field of it, or below it (so paths are needed)."""
+        return bool(self.rest)
+
+
+def _own(step: FieldPlan) -> bool:
+    return step.attribute is not None and not step.needs_path
 
 
 Completion = Leaf | NonNull | ListOf | ObjectPlan

@@ -1,4 +1,4 @@
-"""Completed: answers of attribute-only objects, kept by plan and object, bounded, oldest out."""
+"""Completed: the own parts of objects' answers, kept by plan and object, bounded, oldest out."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from schema.execution.plans import ObjectPlan
 def counting() -> tuple[list[object], Any]:
     calls: list[object] = []
 
-    def complete(plan: ObjectPlan, source: object, path: None) -> dict[str, Any]:
+    def complete(plan: ObjectPlan, source: object) -> dict[str, Any]:
         calls.append(source)
         return {"of": id(source)}
 
