@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 HUNDRED = Decimal(100)
 
@@ -62,6 +62,30 @@ def pnl_percent(entry_price: Decimal, current_price: Decimal | None) -> Decimal 
     if current_price is None or entry_price == 0:
         return None
     return (current_price - entry_price) / entry_price * HUNDRED
+
+
+class Valued(NamedTuple):
+    """A position's values at one price: its current price, value, P&L and P&L percent."""
+
+    price: Decimal | None
+    value: Decimal | None
+    pnl: Decimal | None
+    pnl_percent: Decimal | None
+
+
+UNPRICED = Valued(None, None, None, None)
+
+
+def valued(shares: Decimal, entry_price: Decimal, current_price: Decimal | None) -> Valued:
+    """Every value of a position at once: a Portfolio asks for all four."""
+    if current_price is None:
+        return UNPRICED
+    return Valued(
+        current_price,
+        value(shares, current_price),
+        pnl(shares, entry_price, current_price),
+        pnl_percent(entry_price, current_price),
+    )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from functools import cached_property
 from cache.read_through import CacheSession
 from loaders.market_lists import SearchLoader, TrendingLoader
 from loaders.markets import MarketIdByConditionLoader, MarketIdByTokenLoader, MarketLoader
+from loaders.position_values import PositionValues
 from loaders.positions import PositionLoader, UserPositionsLoader
 from loaders.smart_trades import SmartTradesLoader
 from loaders.trades import UserTradesLoader
@@ -41,6 +42,10 @@ class Loaders:
     @cached_property
     def market_id_by_condition(self) -> MarketIdByConditionLoader:
         return MarketIdByConditionLoader(self.database, self.session)
+
+    @cached_property
+    def position_values(self) -> PositionValues:
+        return PositionValues(self.market)
 
     @cached_property
     def user(self) -> UserLoader:

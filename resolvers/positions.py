@@ -3,7 +3,8 @@
 Each asks the market loader for the position's market, whichever resolver returned the
 position: nothing has to attach a market first, so nothing can forget to, and the loader makes
 one batch of every position's market in the request (one round of Redis reads, one statement
-for the misses), memoised, so the five fields of a position share one load.
+for the misses), memoised, so the five fields of a position share one load. The four values
+come from one computation per position and request (loaders/position_values.py).
 
 When the market is already loaded (the position loaders load their positions' markets in the
 same batch, loaders/positions.py) a field answers at once instead of returning an awaitable:
@@ -15,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
 
 import strawberry
 
 from context import Info
-from domain import settlement, valuation
+from domain import settlement
+from domain.valuation import Valued
 
 if TYPE_CHECKING:
     from schema.market import Market
@@ -46,42 +48,43 @@ def market(
 def current_price(
     position: strawberry.Parent[Position], info: Info
 ) -> Decimal | Awaitable[Decimal | None] | None:
-    return _from_market(position, info, lambda found: _price(position, found))
+    return _from_values(position, info, _PRICE)
 
 
 @at_once_or_later
 def value(
     position: strawberry.Parent[Position], info: Info
 ) -> Decimal | Awaitable[Decimal | None] | None:
-    return _from_market(
-        position, info, lambda found: valuation.value(position.shares, _price(position, found))
-    )
+    return _from_values(position, info, _VALUE)
 
 
 @at_once_or_later
 def pnl(
     position: strawberry.Parent[Position], info: Info
 ) -> Decimal | Awaitable[Decimal | None] | None:
-    return _from_market(
-        position,
-        info,
-        lambda found: valuation.pnl(position.shares, position.entry_price, _price(position, found)),
-    )
+    return _from_values(position, info, _PNL)
 
 
 @at_once_or_later
 def pnl_percent(
     position: strawberry.Parent[Position], info: Info
 ) -> Decimal | Awaitable[Decimal | None] | None:
-    return _from_market(
-        position,
-        info,
-        lambda found: valuation.pnl_percent(position.entry_price, _price(position, found)),
-    )
+    return _from_values(position, info, _PNL_PERCENT)
 
 
-def _price(position: Position, found: Market | None) -> Decimal | None:
-    return valuation.price_in(found, position.outcome)
+_PRICE, _VALUE, _PNL, _PNL_PERCENT = range(4)  # fields of valuation.Valued
+
+
+def _from_values(position: Position, info: Info, index: int) -> T | Awaitable[T]:
+    """One of the position's values (computed once per request with the others)."""
+    values = info.context.loaders.position_values.of(position)
+    if isinstance(values, Valued):
+        return cast(T, values[index])
+    return _picked(values, index)
+
+
+async def _picked(values: Awaitable[Valued], index: int) -> Any:
+    return (await values)[index]
 
 
 def _from_market(

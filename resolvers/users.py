@@ -39,11 +39,11 @@ async def portfolio(user: strawberry.Parent[User], info: Info) -> Portfolio:
     # The same loader keys as positions(status: ACTIVE) and its markets: loaded once for both.
     loaders = info.context.loaders
     active = await loaders.user_positions.load((int(user.id), PositionStatus.ACTIVE.value))
-    markets = await loaders.market.load_all([p.market_id for p in active])
+    values = await loaders.position_values.all_of(active)
     return portfolio_of(
         valuation.totals(
-            valuation.Holding(p.shares, p.entry_price, valuation.price_in(m, p.outcome))
-            for p, m in zip(active, markets, strict=True)
+            valuation.Holding(p.shares, p.entry_price, v.price)
+            for p, v in zip(active, values, strict=True)
         )
     )
 
