@@ -35,6 +35,7 @@ from uvicorn.config import STARTUP_FAILURE
 
 from cache.answers import Answers
 from cache.embedded import start_redis
+from cache.read_ahead import ReadAhead
 from cache.store import connect as connect_cache
 from cache.trigger_feed import connect_feed
 from cache.warm import keep_markets_warm, warm_markets
@@ -59,6 +60,8 @@ log = logging.getLogger("polycool")
 
 # Seconds between a worker's writes of its pool gauges when several workers share /metrics.
 POOL_GAUGES_EVERY = 5.0
+# Queries whose cache names each process keeps for reading ahead (a few hundred bytes each).
+READ_AHEAD_QUERIES = 10_000
 
 
 def database_url(settings: Settings) -> str:
@@ -95,6 +98,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.answers = (
             Answers(app.state.cache, release=release) if settings.answer_cache else None
         )
+        app.state.read_ahead = ReadAhead(READ_AHEAD_QUERIES) if settings.read_ahead else None
         # The `triggers` subscription's reader of the stream (no connection until subscribed).
         app.state.triggers = connect_feed(
             redis,

@@ -68,6 +68,9 @@ class Settings:
     # Whole answers of queries kept and re-checked against the versions they read
     # (cache/answers.py); off, every query executes (the loaders' cache still answers).
     answer_cache: bool = True
+    # Each query's cache names, as its last execution read them, asked for in its first round
+    # trip (cache/read_ahead.py): a repeat reads in one round trip, not one per level.
+    read_ahead: bool = True
     # Queries executed by their compiled plans (schema/execution/); off, graphql-core executes
     # every operation (the same answers, slower; the differential tests run both).
     execution_plans: bool = True
@@ -162,6 +165,7 @@ class Settings:
             warm_markets=_int(env, "CACHE_WARM_MARKETS", cls.warm_markets),
             refresh_markets=_bool(env, "CACHE_REFRESH_MARKETS", cls.refresh_markets),
             answer_cache=_bool(env, "ANSWER_CACHE", cls.answer_cache),
+            read_ahead=_bool(env, "READ_AHEAD", cls.read_ahead),
             execution_plans=_bool(env, "EXECUTION_PLANS", cls.execution_plans),
             api_keys=_api_keys(env.get("API_KEYS", "")),
             max_depth=_int(env, "MAX_DEPTH", cls.max_depth),

@@ -119,6 +119,11 @@ class CacheSession:
     store: CacheStore
     epoch: str | None = None
     reads: Reads = field(default_factory=Reads)
+    # Names to read with the first read (cache/read_ahead.py), then what they held, until a
+    # read of the same name takes it; and every name the request's reads needed, in order.
+    ahead: tuple[str, ...] = ()
+    read_early: dict[str, bytes | None] = field(default_factory=dict)
+    needed: dict[str, None] = field(default_factory=dict)
 
     async def read_through(
         self,
@@ -259,8 +264,21 @@ class CacheSession:
             if item.version is not None:
                 wanted[item.version] = None
         unversioned = [item.entry for item in items if item.version is None and entries]
+        self.needed.update(wanted)
+        values: dict[str, bytes | None] = {}
+        if self.read_early:
+            # Read ahead in this request: taken as read now (but entries whose remaining life
+            # an answer needs, which only a PTTL now tells).
+            early, keep = self.read_early, set(unversioned)
+            for name in [name for name in wanted if name in early and name not in keep]:
+                values[name] = early.pop(name)
+                del wanted[name]
+            if not wanted and not unversioned and self.epoch is not None:
+                return values, {}
+        ahead = [name for name in self.ahead if name not in wanted]
+        self.ahead = ()
         epoch_key = self.store.keys.epoch
-        groups = self.store.groups(list(wanted))
+        groups = self.store.groups([*wanted, *ahead])
         ask_epoch = self.epoch is None
         if ask_epoch:
             # On a cluster the epoch is a slot of its own: a command of its own.
@@ -282,12 +300,13 @@ class CacheSession:
             self.reads.complete = False
             return None
         remaining = dict(zip(unversioned, results[len(groups) :], strict=True))
-        values: dict[str, bytes | None] = {}
         for names, answer in zip(groups, results, strict=False):
             values.update(zip(names, answer, strict=True))
         if ask_epoch:
             epoch = values.pop(epoch_key)
             self.epoch = epoch.decode() if epoch is not None else "0"
+        for name in ahead:
+            self.read_early[name] = values.pop(name)
         return values, remaining
 
     def _hit(self, kind: Kind[K], item: _Item[K], read: dict[str, bytes | None]) -> Any:

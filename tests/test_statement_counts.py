@@ -1,5 +1,8 @@
 """Batching and caching, counted: what a request costs does not grow with what it returns.
 
+Each loader's round is counted, so reading ahead (which makes a repeat one round trip
+whatever its levels) is off here; tests/cache/test_read_ahead.py counts it.
+
 The counts come from the service itself (every SQL statement and every Redis round trip of the
 request is counted where it is sent; the X-Debug-Counts header puts them in the response), end
 to end over HTTP. Each measurement starts from an empty cache (an app with a key prefix of its
@@ -43,7 +46,9 @@ async def fresh(
     settings: Settings, seeded: str, answer_cache: bool
 ) -> AsyncIterator[GraphQLClient]:
     """A GraphQL client on an app whose cache is empty."""
-    fresh_settings = settings.replace(cache_prefix=unique_prefix(), answer_cache=answer_cache)
+    fresh_settings = settings.replace(
+        cache_prefix=unique_prefix(), answer_cache=answer_cache, read_ahead=False
+    )
     async with serving(fresh_settings) as http:
         yield GraphQLClient(http)
 
@@ -75,7 +80,9 @@ async def test_portfolio_costs_the_same_for_1_to_1000_positions(
     for count in (1, 10, 100, 1000):
         telegram_id = new_telegram_id()
         await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), count)
-        fresh = settings.replace(cache_prefix=unique_prefix(), answer_cache=answer_cache)
+        fresh = settings.replace(
+            cache_prefix=unique_prefix(), answer_cache=answer_cache, read_ahead=False
+        )
         async with serving(fresh) as http:
             cold, warm = await cold_then_warm(
                 GraphQLClient(http), "Portfolio", {"telegramId": telegram_id}
@@ -201,7 +208,9 @@ async def test_claimable_and_trade_history_cost_the_same_for_1_and_1000_rows(
             variables: dict[str, Any] = {"telegramId": telegram_id}
             if operation == "TradeHistory":
                 variables["first"] = 100
-            fresh = settings.replace(cache_prefix=unique_prefix(), answer_cache=answer_cache)
+            fresh = settings.replace(
+                cache_prefix=unique_prefix(), answer_cache=answer_cache, read_ahead=False
+            )
             async with serving(fresh) as http:
                 cold, warm = await cold_then_warm(GraphQLClient(http), operation, variables)
             if operation == "Claimable":

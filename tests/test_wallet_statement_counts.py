@@ -72,7 +72,9 @@ async def fresh(
     settings: Settings, seeded: str, answer_cache: bool
 ) -> AsyncIterator[GraphQLClient]:
     """A GraphQL client on an app whose cache is empty."""
-    fresh_settings = settings.replace(cache_prefix=unique_prefix(), answer_cache=answer_cache)
+    fresh_settings = settings.replace(
+        cache_prefix=unique_prefix(), answer_cache=answer_cache, read_ahead=False
+    )
     async with serving(fresh_settings) as http:
         yield GraphQLClient(http)
 

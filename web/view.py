@@ -39,6 +39,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from cache.answers import Answers, Pending, Question
+from cache.read_ahead import ReadAhead
 from cache.read_through import CacheSession
 from context import Context
 from loaders import Loaders
@@ -115,7 +116,13 @@ class GraphQLView(GraphQL[Context, None]):
             return self._answered(request, orjson.dumps(body), debug=False)
         sub_response = await self.get_sub_response(request)
         context = self._context(request, sub_response, session, debug)
-        if answers is None or pending is None or not self._is_query(data):
+        query = self._is_query(data)
+        read_ahead: ReadAhead | None = request.app.state.read_ahead if query else None
+        if read_ahead is not None:
+            assert data.query is not None  # a query's document
+            foreseen = ReadAhead.key(data.query, data.operation_name, data.variables)
+            session.ahead = read_ahead.foreseen(foreseen)
+        if answers is None or pending is None or not query:
             result = await self._execute(adapter, sub_response, context, data)
         else:
             with answers.executing(pending):
@@ -123,6 +130,8 @@ class GraphQLView(GraphQL[Context, None]):
                 if not result.errors and result.data is not None:
                     await answers.keep(pending, orjson.dumps({"data": result.data}))
                     _show_counts(result, context)
+        if read_ahead is not None:
+            read_ahead.remember(foreseen, session.needed)
         return self.create_response(await self.process_result(request, result), sub_response)
 
     async def _execute(

@@ -373,10 +373,18 @@ def test_an_operation_whose_answers_are_seldom_found_pauses_them() -> None:
 
 
 async def test_a_paused_operation_executes_fresh_and_keeps_nothing(
+    settings: Settings, seeded: str, holder: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While paused, a repeat executes (three round trips, one per loader, not the kept
+    answer's one) and its answer is the same bytes as the kept one was. Without reading ahead,
+    which would make the execution's three one (tests/cache/test_read_ahead.py)."""
+    async with serving(settings.replace(cache_prefix=unique_prefix(), read_ahead=False)) as http:
+        await _paused_executes(http, holder, monkeypatch)
+
+
+async def _paused_executes(
     http: httpx.AsyncClient, holder: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """While paused, a repeat executes (three round trips, not the kept answer's one) and its
-    answer is the same bytes as the kept one was."""
     first = await post(http, "Portfolio", {"telegramId": holder}, {"X-Debug-Counts": "1"})
     kept = await post(http, "Portfolio", {"telegramId": holder}, {"X-Debug-Counts": "1"})
     assert kept.json()["extensions"]["counts"] == {"sql": 0, "redis": 1}

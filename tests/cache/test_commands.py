@@ -61,7 +61,10 @@ async def cold_and_warm(
 ) -> tuple[Counter[str], Counter[str]]:
     """The commands of a Portfolio on an empty cache, then of the same request again."""
     fresh = settings.replace(
-        redis_url=own_redis.url, cache_prefix=unique_prefix(), answer_cache=answers
+        redis_url=own_redis.url,
+        cache_prefix=unique_prefix(),
+        answer_cache=answers,
+        read_ahead=False,
     )
     costs = []
     async with serving(fresh) as http:

@@ -48,7 +48,7 @@ async def fill_after_scripts_flushed(
     cold Portfolio of another user, and that Portfolio again; with the Redis errors counted."""
     first, second = [await insert_holder(db, new_telegram_id(), 3) for _ in range(2)]
     fresh = settings.replace(
-        redis_url=own_redis.url, cache_prefix=unique_prefix(), answer_cache=False
+        redis_url=own_redis.url, cache_prefix=unique_prefix(), answer_cache=False, read_ahead=False
     )
     async with serving(fresh) as http:
         gql = GraphQLClient(http)

@@ -1,0 +1,156 @@
+"""Reading ahead (cache/read_ahead.py): a query executed again reads every cache entry it needs
+in one round trip, and sees every change a query without reading ahead would see.
+
+Counted end to end over HTTP (X-Debug-Counts), with whole answers off so that every request
+executes, on an app whose cache starts empty; answers are checked against the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+
+from cache.read_through import CacheSession
+from settings import Settings
+from tests.conftest import (
+    GraphQLClient,
+    active_shares,
+    contract_documents,
+    serving,
+    shares_by_position,
+    unique_prefix,
+)
+from tests.factories import insert_positions_on_real_markets, insert_user
+
+DOCUMENTS = contract_documents()
+
+
+def executing(settings: Settings, read_ahead: bool = True) -> Settings:
+    return settings.replace(cache_prefix=unique_prefix(), answer_cache=False, read_ahead=read_ahead)
+
+
+@pytest.mark.parametrize("count", [1, 40])
+async def test_a_repeat_reads_in_one_round_trip_and_one_per_level_without(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    count: int,
+) -> None:
+    telegram_id = new_telegram_id()
+    await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), count)
+    variables = {"telegramId": telegram_id}
+    costs = {}
+    for read_ahead in (True, False):  # False: the control, one round trip per level
+        async with serving(executing(settings, read_ahead)) as http:
+            gql = GraphQLClient(http)
+            cold = await gql(DOCUMENTS, variables, "Portfolio")
+            repeats = [await gql(DOCUMENTS, variables, "Portfolio") for _ in range(2)]
+        assert all(r.data == cold.data and not r.errors for r in repeats)
+        assert len(cold.data["user"]["positions"]) == count
+        costs[read_ahead] = [(r.sql, r.redis) for r in (cold, *repeats)]
+    # Cold, both: the user, the positions, their markets, each read then filled. Repeated:
+    # all three levels in one round trip when read ahead, one round trip each without.
+    assert costs == {True: [(3, 6), (0, 1), (0, 1)], False: [(3, 6), (0, 3), (0, 3)]}
+
+
+def reusing_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control: what reading ahead must not be, a request starting on the values the last
+    one read (read ahead by name, but not read again) instead of reading them now."""
+    last: dict[str, bytes | None] = {}
+    read = CacheSession._read
+
+    async def from_last_request(self: CacheSession, items: Any, entries: bool = True) -> Any:
+        if self.epoch is None and not self.read_early:
+            self.read_early = dict(last)
+        result = await read(self, items, entries)
+        if result is not None:
+            last.update(result[0])
+        return result
+
+    monkeypatch.setattr(CacheSession, "_read", from_last_request)
+
+
+@pytest.mark.parametrize("control", [False, True], ids=["read-ahead", "control"])
+async def test_a_price_moved_since_is_seen_in_the_one_round_trip(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+    control: bool,
+) -> None:
+    if control:
+        reusing_values(monkeypatch)
+    telegram_id = new_telegram_id()
+    await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), 4)
+    variables = {"telegramId": telegram_id}
+    async with serving(executing(settings)) as http:
+        gql = GraphQLClient(http)
+        await gql(DOCUMENTS, variables, "Portfolio")
+        before = await gql(DOCUMENTS, variables, "Portfolio")
+        held = before.data["user"]["positions"][0]
+        market = held["market"]
+        moved = [
+            str(Decimal("0.123") if name == held["outcome"] else Decimal("0.877"))
+            for name in market["outcomes"]
+        ]
+        update = {"updates": [{"marketId": market["id"], "outcomePrices": moved}]}
+        written = await gql(DOCUMENTS, update, "UpdateMarketPrices")
+        assert written.errors == []
+        assert written.data["updateMarketPrices"]["updated"] == 1
+        after = await gql(DOCUMENTS, variables, "Portfolio")
+    position = next(p for p in after.data["user"]["positions"] if p["id"] == held["id"])
+    if control:  # the old price, served from what the request before read
+        assert Decimal(position["currentPrice"]) == Decimal(held["currentPrice"])
+        return
+    assert Decimal(position["currentPrice"]) == Decimal("0.123")
+    assert [Decimal(p) for p in position["market"]["outcomePrices"]] == [Decimal(p) for p in moved]
+    # The writer refilled the market under its new version: read in the same one round trip.
+    assert (after.sql, after.redis) == (0, 1)
+
+
+async def test_a_new_position_on_a_new_market_is_seen_then_read_ahead_too(
+    settings: Settings, seeded: str, db: asyncpg.Connection, new_telegram_id: Callable[[], str]
+) -> None:
+    telegram_id = new_telegram_id()
+    user_id = await insert_user(db, telegram_id)
+    await insert_positions_on_real_markets(db, user_id, 3, per_market=1)
+    held = {
+        r["market_id"]
+        for r in await db.fetch("SELECT market_id FROM position WHERE user_id = $1", user_id)
+    }
+    new_market = await db.fetchrow(
+        "SELECT id, outcomes[1] AS outcome FROM market WHERE active AND NOT resolved"
+        " AND outcome_prices IS NOT NULL AND NOT (id = ANY($1::text[])) ORDER BY id DESC LIMIT 1",
+        list(held),
+    )
+    assert new_market is not None
+    variables = {"telegramId": telegram_id}
+    async with serving(executing(settings)) as http:
+        gql = GraphQLClient(http)
+        await gql(DOCUMENTS, variables, "Portfolio")
+        assert (await gql(DOCUMENTS, variables, "Portfolio")).redis == 1
+        trade = {
+            "telegramId": telegram_id,
+            "marketId": new_market["id"],
+            "outcome": new_market["outcome"],
+            "side": "BUY",
+            "shares": "5",
+            "price": "0.5",
+        }
+        bought = await gql(DOCUMENTS, {"input": trade}, "RecordTrade")
+        assert bought.errors == []
+        changed = await gql(DOCUMENTS, variables, "Portfolio")
+        again = await gql(DOCUMENTS, variables, "Portfolio")
+    assert shares_by_position(changed) == await active_shares(db, user_id)  # the new one too
+    assert len(changed.data["user"]["positions"]) == 4
+    # The new list and the new market were not foreseen: read (and filled) as without reading
+    # ahead; the next repeat foresees them.
+    assert changed.redis > 1
+    assert again.data == changed.data
+    assert (again.sql, again.redis) == (0, 1)
