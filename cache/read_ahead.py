@@ -29,15 +29,17 @@ import orjson
 
 
 class ReadAhead:
-    """The names each query's last execution read, per process; bounded, oldest first out.
+    """The names each query's last execution read, per process; bounded by the names kept in
+    all (a MarketsBatch of 100 ids reads 200), oldest query first out.
 
     Kept by a hash of the query (a collision would only foresee the wrong names, a hint that
-    misses); the names are the strings the cache keeps per key (store.names), so an entry is a
-    tuple of references.
+    misses). The names are mostly the very strings the cache keeps per key (store.names), so a
+    query's entry costs about a pointer per name; the bound holds even when they are not.
     """
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, names: int) -> None:
+        self.names = names
+        self._kept = 0
         self._last: OrderedDict[int, tuple[str, ...]] = OrderedDict()
 
     @staticmethod
@@ -48,7 +50,11 @@ class ReadAhead:
         return self._last.get(key, ())
 
     def remember(self, key: int, names: Iterable[str]) -> None:
-        self._last[key] = tuple(names)
-        self._last.move_to_end(key)
-        if len(self._last) > self.size:
-            self._last.popitem(last=False)
+        kept = tuple(names)
+        if len(kept) > self.names:
+            return
+        self._kept += len(kept) - len(self._last.pop(key, ()))
+        self._last[key] = kept
+        while self._kept > self.names:
+            _, oldest = self._last.popitem(last=False)
+            self._kept -= len(oldest)

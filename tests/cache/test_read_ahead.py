@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from cache.read_ahead import ReadAhead
 from cache.read_through import CacheSession
 from settings import Settings
 from tests.conftest import (
@@ -154,3 +155,15 @@ async def test_a_new_position_on_a_new_market_is_seen_then_read_ahead_too(
     assert changed.redis > 1
     assert again.data == changed.data
     assert (again.sql, again.redis) == (0, 1)
+
+
+def test_the_names_kept_are_bounded_oldest_query_first_out() -> None:
+    kept = ReadAhead(names=5)
+    kept.remember(1, ["a", "b"])
+    kept.remember(2, ["c", "d"])
+    kept.remember(1, ["a", "b", "e"])  # remembered again: replaces, and becomes the newest
+    assert (kept.foreseen(1), kept.foreseen(2)) == (("a", "b", "e"), ("c", "d"))
+    kept.remember(3, ["f"])  # 6 names: the oldest query, 2, leaves
+    assert (kept.foreseen(1), kept.foreseen(2), kept.foreseen(3)) == (("a", "b", "e"), (), ("f",))
+    kept.remember(4, list("ghijkl"))  # more than all: not kept, nothing else lost
+    assert (kept.foreseen(4), kept.foreseen(3)) == ((), ("f",))
