@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.backoff import NoBackoff
@@ -170,9 +171,7 @@ class CacheStore:
         for attempt in (1, 2):
             connection = await pool.get_connection()  # type: ignore[no-untyped-call]
             try:
-                await connection.send_packed_command(
-                    connection.pack_commands(commands), check_health=False
-                )
+                await connection.send_packed_command(_packed(commands), check_health=False)
                 replies: list[Any] = []
                 failed: ResponseError | None = None
                 for _ in commands:
@@ -257,6 +256,12 @@ def _sha1(text: str) -> str:
 # Exchanges sent on a pooled connection directly (single server): the request path's reads,
 # fills and kept answers, whose commands are raw (MGET, scripts), GET, PTTL and SET.
 LEAN_OPERATIONS = frozenset({"read", "fill", "answer"})
+
+
+def _packed(commands: list[tuple[Any, ...]]) -> bytes:
+    """The commands in Redis's protocol, by hiredis (C): the same bytes as redis-py's packer,
+    which encoded each argument in Python (a MarketsBatch's MGET of 200 names: 11% of it)."""
+    return b"".join(map(hiredis.pack_command, commands))
 
 
 class _Commands:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -133,3 +134,18 @@ async def test_the_direct_exchange_answers_as_the_pipeline_does(redis_url: str) 
         assert unlinked == [1]  # UNLINK is not recorded: sent through the pipeline
     finally:
         await store.close()
+
+
+def test_the_request_path_packs_commands_as_redis_py_does() -> None:
+    """hiredis packs the lean exchanges: byte for byte what redis-py's packer would send."""
+    from redis.asyncio.connection import Connection
+
+    from cache.store import _packed
+
+    commands: list[tuple[Any, ...]] = [
+        ("MGET", "p:epoch", *(f"p:{{m:{n}}}:market:{n}" for n in range(300))),
+        ("SET", "p:answer", b'token|epoch|{"price": "0.5", "name": "Fran\xc3\xa7a"}', "PX", 20_000),
+        ("EVALSHA", "ab" * 20, 2, "p:v", "p:e", "0", 1.5, "", "é" * 3, b"\x00\xff"),
+        ("PTTL", "p:e"),
+    ]
+    assert _packed(commands) == b"".join(Connection().pack_commands(commands))
