@@ -120,10 +120,11 @@ class CacheSession:
     epoch: str | None = None
     reads: Reads = field(default_factory=Reads)
     # Names to read with the first read (cache/read_ahead.py), then what they held, until a
-    # read of the same name takes it; and every name the request's reads needed, in order.
+    # read of the same name takes it; and, for a request that reads ahead, every name its
+    # reads needed, in order (None: nothing records them).
     ahead: tuple[str, ...] = ()
     read_early: dict[str, bytes | None] = field(default_factory=dict)
-    needed: dict[str, None] = field(default_factory=dict)
+    needed: dict[str, None] | None = None
 
     async def read_through(
         self,
@@ -264,7 +265,8 @@ class CacheSession:
             if item.version is not None:
                 wanted[item.version] = None
         unversioned = [item.entry for item in items if item.version is None and entries]
-        self.needed.update(wanted)
+        if self.needed is not None:
+            self.needed.update(wanted)
         values: dict[str, bytes | None] = {}
         if self.read_early:
             # Read ahead in this request: taken as read now (but entries whose remaining life

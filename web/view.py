@@ -121,7 +121,8 @@ class GraphQLView(GraphQL[Context, None]):
         if read_ahead is not None:
             assert data.query is not None  # a query's document
             foreseen = ReadAhead.key(data.query, data.operation_name, data.variables)
-            session.ahead = read_ahead.foreseen(foreseen)
+            needed: dict[str, None] = {}
+            session.ahead, session.needed = read_ahead.foreseen(foreseen), needed
         if answers is None or pending is None or not query:
             result = await self._execute(adapter, sub_response, context, data)
         else:
@@ -131,7 +132,7 @@ class GraphQLView(GraphQL[Context, None]):
                     await answers.keep(pending, orjson.dumps({"data": result.data}))
                     _show_counts(result, context)
         if read_ahead is not None:
-            read_ahead.remember(foreseen, session.needed)
+            read_ahead.remember(foreseen, needed)
         return self.create_response(await self.process_result(request, result), sub_response)
 
     async def _execute(
