@@ -11,7 +11,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -94,6 +95,23 @@ def stop_server(server: Server) -> None:
             server.process.kill()
             server.process.wait(timeout=10)
     server.log_file.close()
+
+
+@contextmanager
+def running_servers(
+    specs: Sequence[tuple[str, dict[str, str], Sequence[str]]], log_dir: Path
+) -> Iterator[dict[str, Server]]:
+    """Servers by name, each `(name, env, command)`, all healthy; every one started is stopped
+    at the end, also when a later one fails to start."""
+    started: dict[str, Server] = {}
+    try:
+        for name, env, command in specs:
+            started[name] = start_server(name, env, log_dir, command)
+        wait_healthy(list(started.values()))
+        yield started
+    finally:
+        for server in started.values():
+            stop_server(server)
 
 
 def metric_total(text: str, name: str) -> float:

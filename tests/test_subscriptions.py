@@ -38,7 +38,7 @@ from schema.extensions import role_check
 from settings import Settings
 from tests.conftest import contract_documents, unique_prefix
 from tests.factories import insert_market, insert_user
-from tests.server_processes import Server, free_port, start_server, stop_server, wait_healthy
+from tests.server_processes import SERVE, Server, free_port, running_servers
 from web import subscriptions
 
 DOCUMENTS = contract_documents()
@@ -100,16 +100,9 @@ def servers(
         "WS_CONNECTIONS_PER_KEY": str(CONNECTIONS_PER_KEY),
         "MAX_BODY_BYTES": str(MAX_BYTES),
     }
-    logs = tmp_path_factory.mktemp("servers")
-    started: dict[str, Server] = {}
-    try:
-        started["A"] = start_server("A", env, logs)
-        started["B"] = start_server("B", env, logs)
-        wait_healthy(list(started.values()))
+    specs = [("A", env, SERVE), ("B", env, SERVE)]
+    with running_servers(specs, tmp_path_factory.mktemp("servers")) as started:
         yield started
-    finally:
-        for server in started.values():
-            stop_server(server)
 
 
 @pytest.fixture

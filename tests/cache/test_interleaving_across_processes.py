@@ -28,7 +28,7 @@ from tests.cache.races import TIMEOUT
 from tests.cache.test_interleaving import buy, shares_in_database, shares_of
 from tests.conftest import GraphQLClient, unique_prefix
 from tests.factories import insert_positions_on_real_markets, insert_user
-from tests.server_processes import Server, start_server, stop_server, wait_healthy
+from tests.server_processes import SERVE, Server, running_servers
 
 GATED = ("-m", "tests.cache.gated_server")
 
@@ -52,19 +52,13 @@ def servers(
         "POOL_MAX_SIZE": "4",
         "LOG_LEVEL": "WARNING",
     }
-    logs = tmp_path_factory.mktemp("servers")
-    started: dict[str, Server] = {}
-    try:
-        started["A"] = start_server("A", env, logs, GATED)
-        started["A-unguarded"] = start_server(
-            "A-unguarded", {**env, "UNGUARDED_FILL": "1"}, logs, GATED
-        )
-        started["B"] = start_server("B", env, logs)
-        wait_healthy(list(started.values()))
+    specs = [
+        ("A", env, GATED),
+        ("A-unguarded", {**env, "UNGUARDED_FILL": "1"}, GATED),
+        ("B", env, SERVE),
+    ]
+    with running_servers(specs, tmp_path_factory.mktemp("servers")) as started:
         yield started
-    finally:
-        for server in started.values():
-            stop_server(server)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.conftest import Answer, GraphQLClient, contract_documents, unique_prefix
-from tests.server_processes import Server, start_server, stop_server, wait_healthy
+from tests.server_processes import SERVE, Server, running_servers
 from tests.test_contract_wallets import expected_feed, expected_leaderboard
 from tests.wallet_inputs import new_address, real_tokens, stats, trade
 
@@ -51,17 +51,9 @@ def servers(
         "POOL_MAX_SIZE": "4",
         "LOG_LEVEL": "WARNING",
     }
-    logs = tmp_path_factory.mktemp("servers")
-    started: dict[str, Server] = {}
-    try:
-        for name in ("A", "B"):
-            started[name] = start_server(name, env, logs)
-        started["unretiring"] = start_server("unretiring", env, logs, UNRETIRING)
-        wait_healthy(list(started.values()))
+    specs = [("A", env, SERVE), ("B", env, SERVE), ("unretiring", env, UNRETIRING)]
+    with running_servers(specs, tmp_path_factory.mktemp("servers")) as started:
         yield started
-    finally:
-        for server in started.values():
-            stop_server(server)
 
 
 async def ok(server: Server, operation: str, **variables: Any) -> Answer:
