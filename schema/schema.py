@@ -16,7 +16,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers import mutation, query, subscription
 from schema.connection import MarketConnection
-from schema.execution.executor import planned_executor
+from schema.execution.executor import AcyclicExecutor, planned_executor
 from schema.execution.plans import Plans
 from schema.extensions.debug_counts import DebugCounts
 from schema.extensions.documents import Documents, ParseOnce
@@ -153,7 +153,7 @@ def build_schema(
         execution_context_class=(
             planned_executor(Plans(settings.parser_cache_size))
             if settings.execution_plans
-            else None
+            else AcyclicExecutor
         ),
         query=Query,
         mutation=Mutation,

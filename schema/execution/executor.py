@@ -20,12 +20,19 @@ so a list's loader calls still make one batch.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, cast
 
-from graphql import FieldNode, GraphQLField, GraphQLObjectType, GraphQLResolveInfo
+from graphql import (
+    FieldNode,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLResolveInfoHelpers,
+)
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, is_iterable
 from graphql.pyutils.undefined import Undefined
@@ -84,7 +91,24 @@ class Completed:
         return answer
 
 
-class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
+class AcyclicExecutor(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's executor, with nothing that makes a request's objects a reference cycle.
+
+    graphql-core keeps on the executor the helpers it hands resolvers (info.async_helpers),
+    made of the executor's own bound methods: a cycle, through which the whole request (its
+    context, loaders, their futures and values, the answer) was left to the cyclic garbage
+    collector, 170 objects a Portfolio, and its full collections, which scan every cache of the
+    process, were a tenth of the CPU under moving prices and the pauses behind the p95
+    (docs/benchmarks.md, "Issue 11: garbage"). Bound through a weak reference, a request is freed
+    by reference counting when it ends (tests/schema/test_garbage.py). With or without plans.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.async_helpers = _weakly_bound_helpers(self)
+
+
+class PlannedExecutor(AcyclicExecutor):
     plans: Plans  # set by `planned_executor`, one per schema
     completed: Completed
 
@@ -303,6 +327,24 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 raise value
             items[index] = value
         return items
+
+
+def _weakly_bound_helpers(executor: AcyclicExecutor) -> GraphQLResolveInfoHelpers:
+    """graphql-core's helpers for resolvers, holding their executor weakly (it outlives every
+    resolver call: it runs them)."""
+    reference = weakref.ref(executor)
+
+    def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+        running = reference()
+        assert running is not None
+        return running.gather_async_work(values)
+
+    def track(values: Sequence[Any]) -> None:
+        running = reference()
+        assert running is not None
+        running.track_async_work(values)
+
+    return GraphQLResolveInfoHelpers(gather=gather, track=track)
 
 
 # Own parts of answers kept (Completed): a few hundred bytes each.
