@@ -63,6 +63,9 @@ POOL_GAUGES_EVERY = 5.0
 # Cache names each process keeps for reading ahead, over every query (a Portfolio of 20
 # positions reads 44): a pointer each, a few megabytes at most.
 READ_AHEAD_NAMES = 500_000
+# Tracked objects allocated (net of those freed) that set off a young garbage collection:
+# a few dozen Portfolios' worth, where Python's default is 700.
+YOUNG_COLLECTION_AT = 10_000
 
 
 def database_url(settings: Settings) -> str:
@@ -127,6 +130,14 @@ def create_app(settings: Settings) -> Starlette:
             # it in every full collection, which had made the slowest 1% of executed requests
             # two to three times slower (docs/benchmarks.md, "Optimisation steps").
             gc.freeze()
+            # A request's objects are freed by reference counting when it ends
+            # (schema/execution/executor.AcyclicExecutor), so a young collection finds next to
+            # nothing to free; at Python's default of 700 objects it ran every few
+            # requests, moved the objects of the requests in flight into the old generations,
+            # and so set off full collections, which scan every cache (33 ms each, twice a
+            # second under moving prices). At YOUNG_COLLECTION_AT, the requests in flight never
+            # reach it; caches that grow do (docs/benchmarks.md, "Issue 11: garbage").
+            gc.set_threshold(YOUNG_COLLECTION_AT, *gc.get_threshold()[1:])
             yield
         finally:
             for task in background:
