@@ -24,5 +24,11 @@ class Portfolio:
 
 
 def portfolio_of(totals: Totals) -> Portfolio:
-    """The totals as the schema shows them (the same names, computed in domain/valuation.py)."""
-    return Portfolio(**dataclasses.asdict(totals))
+    """The totals as the schema shows them (the same names, computed in domain/valuation.py).
+
+    Field by field: dataclasses.asdict deep-copies every Decimal, on every executed Portfolio.
+    """
+    return Portfolio(**{name: getattr(totals, name) for name in _TOTALS})
+
+
+_TOTALS = tuple(field.name for field in dataclasses.fields(Totals))
