@@ -222,6 +222,8 @@ def live_table(results: Results) -> str:
                 each(point, point.redis_round_trips_per_request, 2),
                 each(point, point.server_cpu_ms_per_request, 2),
                 each(point, point.postgres_cpu_ms_per_request, 2),
+                num(point.extra.get("full_collections_per_second"), 2),
+                num(point.extra.get("cyclic_garbage_per_request"), 1),
                 str(point.extra.get("stale_prices", "–")),
                 f"{point.failed + point.socket_errors} / {point.extra.get('price_write_failures')}",
                 num(point.extra.get("other_cpu_cores"), 2),
@@ -244,6 +246,8 @@ def live_table(results: Results) -> str:
         "Redis RT/req",
         "server CPU ms/req",
         "PG CPU ms/req",
+        "full GCs/s",
+        "objects freed by GC/req",
         "stale prices after the last tick (markets in 10 answers)",
         "failed: reads / price writes",
         "others' CPU (cores)",
@@ -660,7 +664,10 @@ def render(results: Results, scenarios: Sequence[Scenario], images: Sequence[str
             "UpdateMarketPrices for the service and the old design, an UPDATE of the market "
             "table for PostGraphile (bench/api/live.py). The server's figures per request (SQL, "
             'Redis, CPU) include the price writes; "price ticks landed/s" counts the writes '
-            "that returned, one a second when the system keeps up.\n",
+            'that returned, one a second when the system keeps up. "Full GCs/s" and '
+            '"objects freed by GC/req": Python\'s cyclic garbage collector in the server, whose '
+            "full collections scan every object it keeps and pause every request meanwhile, "
+            "and what it freed (what reference cycles held), from the server's /metrics.\n",
             live_table(results) + "\n",
             *(f"- {line}" for line in results.live_checks),
             "",

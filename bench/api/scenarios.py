@@ -30,7 +30,7 @@ from bench.api.documents import (
     body,
 )
 from bench.api.load import run_wrk, write_bodies
-from bench.api.probes import Probe, delta, peak_rss
+from bench.api.probes import Delta, Probe, delta, peak_rss
 from bench.api.servers import Kind, Running
 
 BATCH_SIZE = 100
@@ -230,11 +230,27 @@ async def measure(
             "wrk_cpu_ms_per_request": change.wrk_cpu * 1000 / requests,
             # Cores' worth of CPU used meanwhile by anything else on the machine.
             "other_cpu_cores": change.other_cpu / max(change.seconds, 1e-9),
+            # Python's cyclic garbage collector in the server (prometheus-client's own
+            # collector, one process): its full collections scan every object the process
+            # keeps, and what it frees is what reference cycles held.
+            **(garbage(change, requests) if counted else {}),
         },
     )
     if running.system.kind != "postgraphile":
         point.sample_counts = await debug_counts(url, bodies)
     return point
+
+
+def garbage(change: Delta, requests: int) -> dict[str, float]:
+    full = change.metric("python_gc_collections_total", generation="2")
+    freed = sum(
+        change.metric("python_gc_objects_collected_total", generation=str(generation))
+        for generation in range(3)
+    )
+    return {
+        "full_collections_per_second": full / max(change.seconds, 1e-9),
+        "cyclic_garbage_per_request": freed / requests,
+    }
 
 
 async def debug_counts(url: str, bodies: Path) -> dict[str, int] | None:
