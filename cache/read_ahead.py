@@ -7,7 +7,8 @@ names, unless what they hold changed shape (a new position, on a new market). So
 keeps, per query, the names its last execution read, and the next execution asks for all of
 them in its first round trip; each loader then finds its entries read already and sends
 nothing, so a repeat costs one round trip however deep its reads go (under moving prices the
-markets' entries are new, but their names are not).
+markets' entries are new, but their names are not). A key whose entry holds there is answered
+at once, without waiting for a batch (CacheSession.at_once, loaders/cached_loader.py).
 
 Only a hint, never an answer. A name read ahead serves a read of that very name later in the
 same request, checked as if it had been read then (its token against the version read with it,

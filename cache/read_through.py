@@ -75,6 +75,9 @@ return count
 """
 
 
+# CacheSession.at_once's answer when the batch has to read the key.
+NOT_AT_ONCE: Any = object()
+
 # Keys whose Redis names are kept (about 200 bytes each); all dropped at once when full.
 NAMES_KEPT = 100_000
 
@@ -167,6 +170,34 @@ class CacheSession:
                 await self.store.before_fill(kind.name)
             await self._fill(kind, fill, fetched)
         return found
+
+    def at_once(self, kind: Kind[K], key: K) -> Any:
+        """The key's value from what this request read ahead, checked as a batch would check
+        it, without waiting for a batch; NOT_AT_ONCE unless it is a hit there (a miss, a name
+        not read ahead, an entry without a version: the batch reads, fetches and fills it).
+        Nothing is taken from what was read ahead: another key of the same scope may need the
+        same version."""
+        early = self.read_early
+        if not early or self.epoch is None:
+            return NOT_AT_ONCE
+        item = self._item(kind, key)
+        if item.version is None or item.entry not in early or item.version not in early:
+            return NOT_AT_ONCE
+        reused = self.store.decoded.reused
+        value = self._hit(kind, item, early)
+        if value is None:
+            return NOT_AT_ONCE
+        if self.needed is not None:
+            self.needed[item.entry] = self.needed[item.version] = None
+        self._note_hit(kind, item, 0)
+        metrics = kind_metrics(kind.name)
+        if self.store.decoded.reused != reused:
+            metrics.reused.inc()
+        else:
+            metrics.decoded.inc()
+        metrics.hits.inc()
+        count_cache(hits=1, misses=0)
+        return value
 
     async def refresh(
         self,

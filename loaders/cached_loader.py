@@ -5,6 +5,14 @@ and one round of fills (cache/read_through.py). A key with no row gets `value(No
 an empty list for a kind with a list per key, for that key only (dataloader's rule). A failed
 statement fails the whole batch, and nothing is cached or memoised.
 
+A key the request has already read ahead (cache/read_ahead.py), and whose entry holds there,
+is answered at once: `load` hands back a resolved future instead of waiting for the next
+batch, so a repeated Portfolio reads its user in a batch and its positions and their markets
+without one (no task, no pass through the event loop; a tenth of an executed Portfolio's
+instructions, docs/benchmarks.md, "Optimisation steps"). Checked as a batch checks it
+(token against version, epoch), counted as a hit, and noted for the answer the same way; a
+miss or a name not read ahead goes to the batch.
+
 Values built from the cache are built once per process: a warm hit hands back the very object
 decoded from the very same bytes before (cache/decoded.py), and the same object builds the same
 Market or list of Positions, so the built value is kept beside it (`Built`) instead of making
@@ -22,7 +30,7 @@ from typing import Any, ClassVar, TypeVar
 from aiodataloader import DataLoader
 
 from cache.kinds import Kind
-from cache.read_through import CacheSession
+from cache.read_through import NOT_AT_ONCE, CacheSession
 from sql.database import Database
 
 K = TypeVar("K", bound=Hashable)
@@ -73,6 +81,29 @@ class CachedLoader(DataLoader[K, V]):
         super().__init__()
         self.session = session
         self.read = self.kind.reader(database)
+
+    def load(self, key: K) -> asyncio.Future[V]:
+        """The key's future: memoised; else resolved at once when the request read the key
+        ahead (cache/read_ahead.py) and it holds there; else in the next batch."""
+        if key is None:
+            return super().load(key)  # dataloader's error
+        loaded = self._cache.get(key)
+        if loaded is not None:
+            return loaded
+        found = self.session.at_once(self.kind, key)
+        if found is not NOT_AT_ONCE:
+            value = self.built.get(found, self.value)
+            if self.ready(value):
+                future = self.loop.create_future()
+                future.set_result(value)
+                self._cache[key] = future
+                return future
+        return super().load(key)
+
+    def ready(self, value: V) -> bool:
+        """Whether a value found at once may be answered at once: what the batch would also
+        have waited for (the position loaders' markets) is loaded already."""
+        return True
 
     async def batch_load_fn(self, keys: list[K]) -> list[V]:
         found = await self.session.read_through(self.kind, keys, self.read)

@@ -8,7 +8,8 @@ ask for the same key, so they share one load.
 
 Both load their positions' markets (through the market loader, one batch) before they answer:
 the bot never reads a position without its market, and Position's market fields then answer
-at once rather than each awaiting the loader (resolvers/positions.py).
+at once rather than each awaiting the loader (resolvers/positions.py). Answered at once from
+what the request read ahead (loaders/cached_loader.py) only when every market is too.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class PositionLoader(CachedLoader[int, Position | None]):
     def value(self, found: Any) -> Position | None:
         return None if found is None else position_from_row(found)
 
+    def ready(self, value: Position | None) -> bool:
+        return value is None or _markets_at_once(self.markets, (value,))
+
 
 class UserPositionsLoader(CachedLoader[kinds.UserPositionsKey, list[Position]]):
     kind = kinds.USER_POSITIONS
@@ -55,6 +59,14 @@ class UserPositionsLoader(CachedLoader[kinds.UserPositionsKey, list[Position]]):
 
     def value(self, found: Any) -> list[Position]:
         return [position_from_row(row) for row in found or ()]
+
+    def ready(self, value: list[Position]) -> bool:
+        return _markets_at_once(self.markets, value)
+
+
+def _markets_at_once(markets: MarketLoader, positions: Iterable[Position]) -> bool:
+    """Their markets loaded, as a batch would load them first; whether all are already."""
+    return all([markets.load(position.market_id).done() for position in positions])
 
 
 async def _load_markets(markets: MarketLoader, positions: Iterable[Position]) -> None:

@@ -15,8 +15,9 @@ import asyncpg
 import pytest
 
 from cache.read_ahead import ReadAhead
-from cache.read_through import CacheSession
+from cache.read_through import NOT_AT_ONCE, CacheSession
 from settings import Settings
+from telemetry.metrics import LOADER_BATCH_SIZE
 from tests.conftest import (
     GraphQLClient,
     active_shares,
@@ -155,6 +156,109 @@ async def test_a_new_position_on_a_new_market_is_seen_then_read_ahead_too(
     assert changed.redis > 1
     assert again.data == changed.data
     assert (again.sql, again.redis) == (0, 1)
+
+
+def batches() -> dict[str, float]:
+    """Loader batches dispatched so far, by loader (the batch-size histogram's counts)."""
+    return {
+        sample.labels["loader"]: sample.value
+        for metric in LOADER_BATCH_SIZE.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_count")
+    }
+
+
+@pytest.mark.parametrize("count", [1, 40])
+async def test_what_a_repeat_read_ahead_is_answered_at_once_without_a_batch(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+    count: int,
+) -> None:
+    telegram_id = new_telegram_id()
+    await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), count)
+    variables = {"telegramId": telegram_id}
+    dispatched, answers = {}, {}
+    for at_once in (True, False):  # False: the control, every load waits for a batch
+        if not at_once:
+            monkeypatch.setattr(CacheSession, "at_once", lambda *_: NOT_AT_ONCE)
+        async with serving(executing(settings)) as http:
+            gql = GraphQLClient(http)
+            await gql(DOCUMENTS, variables, "Portfolio")
+            before = batches()
+            repeat = await gql(DOCUMENTS, variables, "Portfolio")
+            after = batches()
+        answers[at_once] = repeat.data
+        dispatched[at_once] = {k: n - before.get(k, 0) for k, n in after.items()}
+        assert (repeat.sql, repeat.redis) == (0, 1)
+    assert answers[True] == answers[False]
+    assert len(answers[True]["user"]["positions"]) == count
+    # The user's batch reads everything ahead; the positions and their markets then answer
+    # at once. Without: a batch for each level, each finding its entries read already.
+    assert {k: n for k, n in dispatched[True].items() if n} == {"user": 1}
+    assert {k: n for k, n in dispatched[False].items() if n} == {
+        "user": 1,
+        "user_positions": 1,
+        "market": 1,
+    }
+
+
+def unchecked_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The control: what answering at once must not be, an entry read ahead served without
+    checking its token against its version (the check a batch makes, CacheSession._hit)."""
+    checked = CacheSession.at_once
+
+    def unchecked_hit(self: CacheSession, kind: Any, item: Any, read: Any) -> Any:
+        version, raw = read.get(item.version), read.get(item.entry)
+        item.seen = version.decode() if version is not None else ""
+        if raw is None:
+            return None
+        return self.store.decoded.decode(item.entry, raw, raw.split(b"|", 2)[2])
+
+    def at_once(self: CacheSession, kind: Any, key: Any) -> Any:
+        self._hit = unchecked_hit.__get__(self)  # type: ignore[method-assign]
+        try:
+            return checked(self, kind, key)
+        finally:
+            del self._hit
+
+    monkeypatch.setattr(CacheSession, "at_once", at_once)
+
+
+@pytest.mark.parametrize("control", [False, True], ids=["checked", "control"])
+async def test_levels_set_since_are_seen_though_the_old_list_was_read_ahead(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    monkeypatch: pytest.MonkeyPatch,
+    control: bool,
+) -> None:
+    if control:
+        unchecked_at_once(monkeypatch)
+    telegram_id = new_telegram_id()
+    await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), 3)
+    variables = {"telegramId": telegram_id}
+    async with serving(executing(settings)) as http:
+        gql = GraphQLClient(http)
+        await gql(DOCUMENTS, variables, "Portfolio")
+        before = await gql(DOCUMENTS, variables, "Portfolio")
+        held = before.data["user"]["positions"][0]
+        assert held["takeProfitPrice"] is None
+        levels = {"positionId": held["id"], "takeProfitPrice": "0.97", "stopLossPrice": None}
+        written = await gql(DOCUMENTS, levels, "SetTpSl")
+        assert written.errors == []
+        # The write bumped the list's version and left its entry: the next Portfolio reads
+        # the old entry ahead, with the new version.
+        after = await gql(DOCUMENTS, variables, "Portfolio")
+    position = next(p for p in after.data["user"]["positions"] if p["id"] == held["id"])
+    if control:  # the old list, served from what was read ahead
+        assert position["takeProfitPrice"] is None
+        return
+    assert Decimal(position["takeProfitPrice"]) == Decimal("0.97")
+    assert after.sql == 1  # the list again, from PostgreSQL
 
 
 def test_the_names_kept_are_bounded_oldest_query_first_out() -> None:
