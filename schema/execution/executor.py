@@ -14,7 +14,11 @@ queries have plans, and a query reads: running its resolvers again changes nothi
 new loaders, as a request that loaded nothing would (which errors graphql-core lists depends on
 when each load finishes); the data it reads again is in Redis by then. Concurrency is
 graphql-core's: a field or list item that returns an awaitable is gathered with its siblings,
-so a list's loader calls still make one batch.
+so a list's loader calls still make one batch. But a resolver's coroutine is started where its
+field is read (as Python 3.12's eager tasks start theirs): one that returns without waiting (a
+loader answering at once, loaders/cached_loader.py) is completed in place, with no task and no
+pass through the event loop; one that waits is gathered as before and resumed where it stopped
+(`_resumed`). Its loads were queued in the same tick either way, so the batches are the same.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from types import GeneratorType
+from types import CoroutineType, GeneratorType, coroutine
 from typing import Any, TypeGuard, cast
 
 from graphql import (
@@ -237,9 +241,17 @@ class PlannedExecutor(AcyclicExecutor):
                     )
                     value = definition.resolve(source, info, **arguments)
                 if is_awaitable(value):
-                    results[key] = None
-                    waiting.append((key, self._awaited(step.completion, value, field_path)))
-                    continue
+                    if type(value) is CoroutineType:
+                        try:
+                            yielded = value.send(None)
+                        except StopIteration as done:
+                            value = done.value  # answered without waiting
+                        else:
+                            value = _resumed(value, yielded)
+                    if is_awaitable(value):
+                        results[key] = None
+                        waiting.append((key, self._awaited(step.completion, value, field_path)))
+                        continue
             completed = self._complete(step.completion, value, field_path)
             if is_awaitable(completed):
                 waiting.append((key, completed))
@@ -346,6 +358,39 @@ def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:
             return optimized_is_awaitable(value)
         known = _AWAITABLE[kind] = optimized_is_awaitable(value)
     return known
+
+
+def _resumed(started: Any, yielded: Any) -> Awaitable[Any]:
+    """A coroutine started by hand (`send(None)`) that waits for `yielded`: awaited, it goes
+    on where it stopped, as `yield from` would (sends and throws passed through).
+
+    A future the coroutine awaits is marked as waited on by the task that will wait
+    (`_asyncio_future_blocking`, which the task clears when it takes the future): held by
+    no task yet, the mark is taken off until this is awaited, or the next coroutine awaiting
+    the same future (a sibling field's load of the same key) would find it set and fail."""
+    blocking = getattr(yielded, "_asyncio_future_blocking", None)
+    if blocking:
+        yielded._asyncio_future_blocking = False
+    return _continued(started, yielded, blocking)
+
+
+@coroutine
+def _continued(started: Any, yielded: Any, blocking: bool | None) -> Any:
+    if blocking:
+        yielded._asyncio_future_blocking = True
+    while True:
+        try:
+            sent = yield yielded
+        except BaseException as error:  # a cancellation, mostly: the coroutine's to handle
+            try:
+                yielded = started.throw(error)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                yielded = started.send(sent)
+            except StopIteration as done:
+                return done.value
 
 
 def _weakly_bound_helpers(executor: AcyclicExecutor) -> GraphQLResolveInfoHelpers:
