@@ -123,14 +123,17 @@ class GraphQLView(GraphQL[Context, None]):
             foreseen = ReadAhead.key(data.query, data.operation_name, data.variables)
             needed: dict[str, None] = {}
             session.ahead, session.needed = read_ahead.foreseen(foreseen), needed
-        if answers is None or pending is None or not query:
-            result = await self._execute(adapter, sub_response, context, data)
-        else:
-            with answers.executing(pending):
+        try:
+            if answers is None or pending is None or not query:
                 result = await self._execute(adapter, sub_response, context, data)
-                if not result.errors and result.data is not None:
-                    await answers.keep(pending, orjson.dumps({"data": result.data}))
-                    _show_counts(result, context)
+            else:
+                with answers.executing(pending):
+                    result = await self._execute(adapter, sub_response, context, data)
+                    if not result.errors and result.data is not None:
+                        await answers.keep(pending, orjson.dumps({"data": result.data}))
+                        _show_counts(result, context)
+        finally:
+            session.count_at_once()
         if read_ahead is not None:
             read_ahead.remember(foreseen, needed)
         return self.create_response(await self.process_result(request, result), sub_response)

@@ -17,7 +17,7 @@ import pytest
 from cache.read_ahead import ReadAhead
 from cache.read_through import NOT_AT_ONCE, CacheSession
 from settings import Settings
-from telemetry.metrics import LOADER_BATCH_SIZE
+from telemetry.metrics import CACHE_LOOKUPS, LOADER_BATCH_SIZE
 from tests.conftest import (
     GraphQLClient,
     active_shares,
@@ -168,6 +168,16 @@ def batches() -> dict[str, float]:
     }
 
 
+def lookups() -> dict[tuple[str, str], float]:
+    """Cache lookups counted so far, by kind and result (polycool_cache_lookups_total)."""
+    return {
+        (sample.labels["kind"], sample.labels["result"]): sample.value
+        for metric in CACHE_LOOKUPS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+    }
+
+
 @pytest.mark.parametrize("count", [1, 40])
 async def test_what_a_repeat_read_ahead_is_answered_at_once_without_a_batch(
     settings: Settings,
@@ -180,16 +190,17 @@ async def test_what_a_repeat_read_ahead_is_answered_at_once_without_a_batch(
     telegram_id = new_telegram_id()
     await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), count)
     variables = {"telegramId": telegram_id}
-    dispatched, answers = {}, {}
+    dispatched, answers, counted = {}, {}, {}
     for at_once in (True, False):  # False: the control, every load waits for a batch
         if not at_once:
             monkeypatch.setattr(CacheSession, "at_once", lambda *_: NOT_AT_ONCE)
         async with serving(executing(settings)) as http:
             gql = GraphQLClient(http)
             await gql(DOCUMENTS, variables, "Portfolio")
-            before = batches()
+            before, looked_up = batches(), lookups()
             repeat = await gql(DOCUMENTS, variables, "Portfolio")
             after = batches()
+            counted[at_once] = {k: n - looked_up.get(k, 0) for k, n in lookups().items()}
         answers[at_once] = repeat.data
         dispatched[at_once] = {k: n - before.get(k, 0) for k, n in after.items()}
         assert (repeat.sql, repeat.redis) == (0, 1)
@@ -197,6 +208,11 @@ async def test_what_a_repeat_read_ahead_is_answered_at_once_without_a_batch(
     assert len(answers[True]["user"]["positions"]) == count
     # The user's batch reads everything ahead; the positions and their markets then answer
     # at once. Without: a batch for each level, each finding its entries read already.
+    # Counted as hits either way, by the request's end.
+    markets = len({p["market"]["id"] for p in answers[True]["user"]["positions"]})
+    hits = {("user", "hit"): 1, ("user_positions", "hit"): 1, ("market", "hit"): markets}
+    assert {k: n for k, n in counted[True].items() if n} == hits
+    assert {k: n for k, n in counted[False].items() if n} == hits
     assert {k: n for k, n in dispatched[True].items() if n} == {"user": 1}
     assert {k: n for k, n in dispatched[False].items() if n} == {
         "user": 1,
