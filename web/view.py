@@ -19,7 +19,6 @@ web/subscriptions.py's handler; a connection's Context carries the process's tri
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import timedelta
 from typing import Any
@@ -214,7 +213,7 @@ class GraphQLView(GraphQL[Context, None]):
         if data.query is not None:
             if not self._is_query(data):
                 return None
-            document = hashlib.sha256(data.query.encode()).hexdigest()
+            document = self.documents.digest(data.query)
         else:
             digest = requested_hash(data)
             if digest is None:

@@ -12,6 +12,7 @@ its ValidationCache, whose key is the parsed document: hashing a document walks 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -42,6 +43,9 @@ class Documents:
         self.rules = rules
         self.parse = lru_cache(maxsize=size)(self._parse)
         self.validate = lru_cache(maxsize=size)(self._validate)
+        # The document's SHA-256 (what a persisted query sends), for kept answers' keys: the
+        # bot sends the same few documents, a kilobyte each, on every request.
+        self.digest = lru_cache(maxsize=size)(_sha256)
 
     def _parse(self, query: str) -> DocumentNode:
         return parse(query, max_tokens=self.max_tokens)
@@ -61,6 +65,10 @@ class Documents:
             return None
         operation = get_operation_ast(document, operation_name)
         return None if operation is None else operation.operation
+
+
+def _sha256(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()
 
 
 class ParseOnce(SchemaExtension):
