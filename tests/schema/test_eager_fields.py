@@ -101,7 +101,9 @@ async def test_a_repeated_portfolio_makes_no_task_for_fields_answered_at_once(
     for eager in (True, False):
         if not eager:
             never_started(monkeypatch)
-        quiet = settings.replace(cache_prefix=unique_prefix(), answer_cache=False)
+        quiet = settings.replace(
+            cache_prefix=unique_prefix(), answer_cache=False, execution_plans=True
+        )
         async with serving(quiet) as http:
             gql = GraphQLClient(http)
             await gql(DOCUMENTS, variables, "Portfolio")
