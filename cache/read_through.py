@@ -179,9 +179,7 @@ class CacheSession:
         not read ahead, an entry without a version: the batch reads, fetches and fills it).
         Nothing is taken from what was read ahead: another key of the same scope may need the
         same version."""
-        early = self.read_early
-        if not early or self.epoch is None:
-            return NOT_AT_ONCE
+        early = self.read_early  # read in the request's first round trip, with the epoch
         item = self._item(kind, key)
         if item.version is None or item.entry not in early or item.version not in early:
             return NOT_AT_ONCE

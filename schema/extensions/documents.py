@@ -12,7 +12,6 @@ its ValidationCache, whose key is the parsed document: hashing a document walks 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from functools import lru_cache
 
@@ -28,6 +27,8 @@ from graphql import (
     validate,
 )
 from strawberry.extensions import SchemaExtension
+
+from cache.answers import document_id
 
 
 class Documents:
@@ -45,7 +46,7 @@ class Documents:
         self.validate = lru_cache(maxsize=size)(self._validate)
         # The document's SHA-256 (what a persisted query sends), for kept answers' keys: the
         # bot sends the same few documents, a kilobyte each, on every request.
-        self.digest = lru_cache(maxsize=size)(_sha256)
+        self.digest = lru_cache(maxsize=size)(document_id)
 
     def _parse(self, query: str) -> DocumentNode:
         return parse(query, max_tokens=self.max_tokens)
@@ -65,10 +66,6 @@ class Documents:
             return None
         operation = get_operation_ast(document, operation_name)
         return None if operation is None else operation.operation
-
-
-def _sha256(query: str) -> str:
-    return hashlib.sha256(query.encode()).hexdigest()
 
 
 class ParseOnce(SchemaExtension):
