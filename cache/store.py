@@ -22,7 +22,7 @@ import contextvars
 import functools
 import hashlib
 import logging
-import secrets
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +31,7 @@ from typing import Any
 import hiredis
 from redis.asyncio import Redis
 from redis.asyncio.cluster import RedisCluster
+from redis.asyncio.connection import AbstractConnection
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
@@ -48,7 +49,9 @@ Pipeline = Any  # redis.asyncio Pipeline or ClusterPipeline: the same queueing m
 
 
 def new_token() -> str:
-    return secrets.token_hex(8)
+    # secrets.token_hex's bytes, without its SystemRandom method in Python (a cold
+    # Portfolio draws 22 tokens).
+    return os.urandom(8).hex()
 
 
 @dataclass
@@ -76,6 +79,10 @@ class CacheStore:
     _scripts: set[str] = field(default_factory=set, repr=False)
     _scripts_queued: set[str] = field(default_factory=set, repr=False)
     cluster: bool = field(init=False, default=False)
+    # Seconds an exchange of the request path may take (REDIS_TIMEOUT), and the connections
+    # it runs on (single server).
+    timeout: float = 0.25
+    _idle: _Idle = field(init=False, repr=False)
     # Each key's Redis names, by (kind, key): cache/read_through.py's, kept per store (prefix).
     names: dict[tuple[str, Any], tuple[str, str | None, str]] = field(
         default_factory=dict, repr=False
@@ -84,6 +91,7 @@ class CacheStore:
     def __post_init__(self) -> None:
         self.version_ttl = 2 * max(self.ttls.values())
         self.cluster = isinstance(self.client, RedisCluster)
+        self._idle = _Idle(self.client if isinstance(self.client, Redis) else None)
 
     def groups(self, names: Sequence[str]) -> list[list[str]]:
         """Names one command may read or write together: all of them on a single server; on a
@@ -160,38 +168,49 @@ class CacheStore:
         return results
 
     async def _exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        """The commands on one pooled connection, their replies as Redis sent them: redis-py's
-        pipeline, for the three reads of an executed Portfolio, cost 15% of its CPU (its
-        command stack, reply callbacks, health checks), about half of it saved here. Replies
-        are read to the last before the first error is raised, as the pipeline does, so the
-        connection stays in step; a connection that failed is dropped, and a pooled one a
-        Redis restart left dead is replaced once, as the client's one retry would."""
+        """The commands on one of the store's own connections, their replies as Redis sent
+        them: redis-py's pipeline, for the three reads of an executed Portfolio, cost 15% of
+        its CPU (its command stack, reply callbacks, health checks), about half of it saved
+        here. Replies are read to the last before the first error is raised, as the pipeline
+        does, so the connection stays in step; a connection that failed is dropped, and when
+        one Redis closed fails (a restart closes them all), every idle one is dropped and the
+        exchange is sent once more on a new connection, as the client's one retry would.
+
+        The connections are the store's (`_Idle`), not checked out of redis-py's pool per
+        exchange: its checkout (a connect check, a readability probe, retry wrappers,
+        observability awaits) and the timeouts redis-py puts on each write (a task, by
+        asyncio.wait_for) and on each reply were a third of an exchange's CPU. One deadline
+        bounds the whole exchange instead (REDIS_TIMEOUT), and the store's connections are
+        in step whenever idle: any failure but a command's own error drops the connection.
+        """
         assert isinstance(self.client, Redis)  # a cluster takes the pipeline
-        pool = self.client.connection_pool
+        packed = _packed(commands)
         for attempt in (1, 2):
-            connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+            connection = self._idle.take()
+            failed: ResponseError | None = None
             try:
-                await connection.send_packed_command(_packed(commands), check_health=False)
-                replies: list[Any] = []
-                failed: ResponseError | None = None
-                for _ in commands:
-                    try:
-                        replies.append(await connection.read_response())
-                    except ResponseError as error:
-                        failed = failed or error
-                        replies.append(error)
-                if failed is not None:
-                    raise failed
-                return replies
-            except (RedisConnectionError, OSError) as error:
+                async with asyncio.timeout(self.timeout):
+                    await connection.send_packed_command(packed, check_health=False)
+                    replies: list[Any] = []
+                    for _ in commands:
+                        try:
+                            replies.append(await connection.read_response())
+                        except ResponseError as error:
+                            failed = failed or error
+                            replies.append(error)
+            except RedisConnectionError:
                 await connection.disconnect()
-                if attempt == 2 or not isinstance(error, RedisConnectionError):
+                await self._idle.drop()
+                if attempt == 2:
                     raise
+                continue
             except BaseException:
                 await connection.disconnect()
                 raise
-            finally:
-                await pool.release(connection)
+            await self._idle.give_back(connection)
+            if failed is not None:
+                raise failed
+            return replies
         raise AssertionError("unreachable")
 
     async def bump(self, scopes: Iterable[Scope]) -> None:
@@ -234,6 +253,7 @@ class CacheStore:
     async def close(self) -> None:
         if self._recovery is not None:
             self._recovery.cancel()
+        await self._idle.drop()
         await self.client.aclose()
 
     def _step_aside(self, operation: str, error: BaseException) -> None:
@@ -262,6 +282,41 @@ def _packed(commands: list[tuple[Any, ...]]) -> bytes:
     """The commands in Redis's protocol, by hiredis (C): the same bytes as redis-py's packer,
     which encoded each argument in Python (a MarketsBatch's MGET of 200 names: 11% of it)."""
     return b"".join(map(hiredis.pack_command, commands))
+
+
+# Idle connections the store keeps for its exchanges at most: as many as exchanges ran at once,
+# up to this; the rest are closed when they come back.
+IDLE_KEPT = 32
+
+
+class _Idle:
+    """The direct exchanges' connections: made with the client's settings but without a
+    socket timeout (the exchange's one deadline bounds them), taken and given back last in,
+    first out, so a quiet process uses one or two. Only connections in step come back."""
+
+    def __init__(self, client: Redis | None) -> None:
+        self._client = client
+        self._connections: list[AbstractConnection] = []
+
+    def take(self) -> AbstractConnection:
+        if self._connections:
+            return self._connections.pop()
+        assert self._client is not None
+        pool = self._client.connection_pool
+        options = pool.connection_kwargs | {"socket_timeout": None}
+        connection: AbstractConnection = pool.connection_class(**options)
+        return connection
+
+    async def give_back(self, connection: AbstractConnection) -> None:
+        if len(self._connections) < IDLE_KEPT:
+            self._connections.append(connection)
+        else:
+            await connection.disconnect()
+
+    async def drop(self) -> None:
+        idle, self._connections = self._connections, []
+        for connection in idle:
+            await connection.disconnect()
 
 
 class _Commands:
@@ -309,6 +364,7 @@ def connect(settings: Settings, url: str) -> CacheStore:
         retry_after=settings.redis_retry_after,
         ttls=ttls(settings),
         decoded=DecodedEntries(settings.cache_decoded_bytes),
+        timeout=settings.redis_timeout,
     )
 
 

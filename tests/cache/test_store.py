@@ -7,6 +7,7 @@ store would step aside (reads from PostgreSQL for REDIS_RETRY_AFTER) and fill no
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,54 @@ def test_the_request_path_packs_commands_as_redis_py_does() -> None:
         ("PTTL", "p:e"),
     ]
     assert _packed(commands) == b"".join(Connection().pack_commands(commands))
+
+
+async def closed_by_redis_then_read(own_redis: RedisServer) -> tuple[list[Any] | None, float]:
+    """Three exchanges at once (three idle connections of the store's), Redis closing all
+    three, then one read: what the read answered, and the Redis errors counted meanwhile."""
+    settings = Settings(redis_url=own_redis.url, cache_prefix=unique_prefix())
+    store = cache.store.connect(settings, own_redis.url)
+    name = f"{settings.cache_prefix}:closed"
+
+    async def client_id() -> int:
+        found = await store.run("read", lambda p: p.execute_command("CLIENT", "ID"))
+        assert found is not None
+        return int(found[0])
+
+    try:
+        ids = set(await asyncio.gather(client_id(), client_id(), client_id()))
+        assert len(ids) == 3  # each exchange on a connection of its own, all idle now
+        with own_redis.client() as control:
+            for found in ids:
+                control.execute_command("CLIENT", "KILL", "ID", found)
+        errors = redis_errors()
+        read = await store.run("read", lambda p: p.get(name))
+        return read, redis_errors() - errors
+    finally:
+        await store.close()
+
+
+async def test_connections_redis_closed_are_replaced_without_stepping_aside(
+    own_redis: RedisServer,
+) -> None:
+    """A restart (here CLIENT KILL) closes every idle connection the store keeps: the first
+    exchange to meet one drops them all and is sent once more on a new connection, so the
+    request is still answered from Redis."""
+    read, errors = await closed_by_redis_then_read(own_redis)
+    assert read == [None]
+    assert errors == 0
+
+
+async def test_control_keeping_the_closed_connections_the_store_steps_aside(
+    own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Control: with the other idle connections kept when one was found closed, the second
+    sending takes the next closed one, and the store steps aside (PostgreSQL answers)."""
+
+    async def keep_them(self: object) -> None:
+        return None
+
+    monkeypatch.setattr(cache.store._Idle, "drop", keep_them)
+    read, errors = await closed_by_redis_then_read(own_redis)
+    assert read is None
+    assert errors == 1
