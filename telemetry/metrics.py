@@ -106,6 +106,19 @@ POOL_CONNECTIONS = Gauge(
 EXECUTIONS = Counter("polycool_executions_total", "Operations executed, by path", ["path"])
 REQUEST_SECONDS = Histogram("polycool_request_seconds", "HTTP request duration by route", ["route"])
 
+
+# Children found once, as kind_metrics' (a route or a path is one of a handful of labels):
+# `labels()` costs 1 us a call, twice per request, for an increment of 0.4 us.
+@functools.cache
+def execution_path(path: str) -> Any:
+    return EXECUTIONS.labels(path)
+
+
+@functools.cache
+def request_seconds(route: str) -> Any:
+    return REQUEST_SECONDS.labels(route)
+
+
 # The ingestion worker (ingestion/, docs/ingestion.md).
 INGEST_TICKS = Counter("polycool_ingest_ticks_total", "Price ticks read from the feed")
 INGEST_TICKS_COALESCED = Counter(

@@ -19,10 +19,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telemetry.metrics import (
     REQUEST_REDIS,
-    REQUEST_SECONDS,
     REQUEST_SQL,
     RequestCounts,
     request_counts,
+    request_seconds,
 )
 
 log = logging.getLogger("polycool.request")
@@ -66,7 +66,7 @@ class RequestScope:
             elapsed = time.perf_counter() - started
             REQUEST_SQL.observe(counts.sql)
             REQUEST_REDIS.observe(counts.redis)
-            REQUEST_SECONDS.labels(route_of(scope)).observe(elapsed)
+            request_seconds(route_of(scope)).observe(elapsed)
             log.info(
                 "%s %s %s",
                 scope["method"],
@@ -139,7 +139,12 @@ class RequestScope:
 
 
 def route_of(scope: Scope) -> str:
-    """The route the request matched ("/graphiql/{name}"), or "unmatched": a bounded label."""
+    """The route the request matched ("/graphiql/{name}"), or "unmatched": a bounded label.
+    The router leaves the route it chose in the scope; a request refused before it (401, 413,
+    429) is matched here as the router would have."""
+    chosen = scope.get("route")
+    if chosen is not None:
+        return str(chosen.path)
     for route in scope["app"].router.routes:
         match, _ = route.matches(scope)
         if match is not Match.NONE:  # PARTIAL: the route, another method (405)

@@ -45,7 +45,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.execution.plans import Leaf, ListOf, NonNull, ObjectPlan, Plans
-from telemetry.metrics import EXECUTIONS
+from telemetry.metrics import execution_path
 
 
 class _Dropped(Exception):
@@ -126,7 +126,7 @@ class PlannedExecutor(AcyclicExecutor):
         except Exception:
             plan = None
         if plan is None:
-            EXECUTIONS.labels("graphql-core").inc()
+            execution_path("graphql-core").inc()
             return super().execute_operation(serially)
         try:
             data = self._object(plan, self.root_value, None)
@@ -134,7 +134,7 @@ class PlannedExecutor(AcyclicExecutor):
             return self._without_plan(serially)
         if _is_awaitable(data):
             return self._finish(data, serially)
-        EXECUTIONS.labels("plan").inc()
+        execution_path("plan").inc()
         return self.build_response(cast("dict[str, Any]", data))
 
     async def _finish(self, data: Awaitable[dict[str, Any]], serially: bool | None) -> Any:
@@ -143,11 +143,11 @@ class PlannedExecutor(AcyclicExecutor):
         except Exception:
             result = self._without_plan(serially)
             return await result if self.is_awaitable(result) else result
-        EXECUTIONS.labels("plan").inc()
+        execution_path("plan").inc()
         return self.build_response(done)
 
     def _without_plan(self, serially: bool | None) -> Any:
-        EXECUTIONS.labels("dropped").inc()
+        execution_path("dropped").inc()
         # graphql-core starts as it would have without the plan: with loaders that hold nothing.
         # Its answer depends on when each resolver raises (once a non-null root field fails,
         # errors of fields still awaiting are not listed), and loads the plan already made
