@@ -7,7 +7,9 @@ proves the page needs no CDN. It types the contract's Portfolio query and a user
 into the editors, runs them, and finds that user's ACTIVE positions in the result pane. Then, on
 a database seeded as `make run` seeds it, the page must open with a tab per contract operation,
 the demo user's variables filled in: one click on the first tab (Portfolio) answers with that
-user's positions as the database holds them; the screenshot is kept as docs/graphiql.png.
+user's positions as the database holds them. The screenshot goes to the test's folder; with
+UPDATE_SCREENSHOT=1 it replaces docs/graphiql.png, the README's picture (`make screenshot`), so
+that running the tests leaves the checkout as it was.
 
 Playwright's own browser download (`playwright install`) is never used: it launches
 /usr/bin/chromium. Missing Chromium or GraphiQL's built files fail the run in CI (CI set) and
@@ -66,8 +68,15 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOT = ROOT / "docs" / "graphiql.png"
+DOCS_SCREENSHOT = ROOT / "docs" / "graphiql.png"
 START_SECONDS = 30
+
+
+def screenshot_path(tmp_path: Path) -> Path:
+    """The README's picture when asked (UPDATE_SCREENSHOT=1), else the test's own folder."""
+    if os.environ.get("UPDATE_SCREENSHOT", "").lower() in ("1", "true", "yes"):
+        return DOCS_SCREENSHOT
+    return tmp_path / "graphiql.png"
 
 
 def require(present: bool, missing: str, how: str) -> None:
@@ -362,7 +371,7 @@ async def test_graphiql_opens_on_the_contract_with_the_demo_user(
             result = json.loads(await editor_value(page, RESULT_PANE))
             title = json.dumps(expected[0]["title"], ensure_ascii=False)
             await expect(page.locator(RESULT_PANE)).to_contain_text(title)
-            await page.screenshot(path=SCREENSHOT)
+            await page.screenshot(path=screenshot_path(tmp_path))
             # Another tab has its own variables: the user's first ACTIVE position.
             await tabs.filter(has_text="PositionDetail").click()
             await expect(page.locator(QUERY_EDITOR)).to_contain_text("query PositionDetail(")
