@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
 
 import strawberry
 
@@ -75,15 +75,17 @@ def pnl_percent(
 _PRICE, _VALUE, _PNL, _PNL_PERCENT = range(4)  # fields of valuation.Valued
 
 
-def _from_values(position: Position, info: Info, index: int) -> T | Awaitable[T]:
+def _from_values(
+    position: Position, info: Info, index: int
+) -> Decimal | Awaitable[Decimal | None] | None:
     """One of the position's values (computed once per request with the others)."""
     values = info.context.loaders.position_values.of(position)
     if isinstance(values, Valued):
-        return cast(T, values[index])
+        return values[index]
     return _picked(values, index)
 
 
-async def _picked(values: Awaitable[Valued], index: int) -> Any:
+async def _picked(values: Awaitable[Valued], index: int) -> Decimal | None:
     return (await values)[index]
 
 

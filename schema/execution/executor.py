@@ -252,6 +252,21 @@ class PlannedExecutor(AcyclicExecutor):
                         results[key] = None
                         waiting.append((key, self._awaited(step.completion, value, field_path)))
                         continue
+                if (leaf := step.leaf) is not None:
+                    # A resolved leaf (a position's value, P&L...) completed in line, as
+                    # _complete would: a call less for each of a Portfolio's hundred.
+                    if value is None:
+                        if step.non_null:
+                            raise _Dropped
+                        results[key] = None
+                        continue
+                    if isinstance(value, Exception):
+                        raise _Dropped
+                    coerced = leaf(value)
+                    if coerced is None or coerced is Undefined:
+                        raise _Dropped
+                    results[key] = coerced
+                    continue
             completed = self._complete(step.completion, value, field_path)
             if is_awaitable(completed):
                 waiting.append((key, completed))
