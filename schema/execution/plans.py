@@ -317,23 +317,22 @@ def _lazy_info_class(info_class: type[Any]) -> type[Any]:
     """
 
     class LazyInfo(info_class):  # type: ignore[misc]
+        # A plain attribute, not Info's property: read by every resolver, a frame each time.
+        context: Any = None
+
         def __init__(
             self, raw_info: Callable[[], GraphQLResolveInfo[Any]], own: Any, context: Any
         ) -> None:
             self._make_raw_info = raw_info
             self._made: GraphQLResolveInfo[Any] | None = None
             self._field = own
-            self._context = context
+            self.context = context
 
         @property
         def _raw_info(self) -> GraphQLResolveInfo[Any]:
             if self._made is None:
                 self._made = self._make_raw_info()
             return self._made
-
-        @property
-        def context(self) -> Any:
-            return self._context
 
     return LazyInfo
 
