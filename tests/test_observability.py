@@ -129,6 +129,37 @@ async def test_each_request_logs_one_line_with_its_id_operation_costs_and_status
     assert warm.cache_hits == 1  # type: ignore[attr-defined]
 
 
+async def test_an_executed_repeat_counts_the_hits_it_answered_at_once(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Without kept answers, a repeat reads everything ahead and answers the list and its
+    markets at once (cache/read_through.py, at_once): its line counts those hits too."""
+    telegram_id = new_telegram_id()
+    await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), 4)
+    executing = settings.replace(cache_prefix=unique_prefix(), answer_cache=False)
+    async with serving(executing) as http:
+        with caplog.at_level(logging.INFO, logger="polycool.request"):
+            for _ in range(2):
+                await http.post(
+                    "/graphql",
+                    json={
+                        "query": DOCUMENTS,
+                        "operationName": "Portfolio",
+                        "variables": {"telegramId": telegram_id},
+                    },
+                    headers={"X-Request-ID": "at-once-check"},
+                )
+    cold, repeat = [r for r in caplog.records if getattr(r, "request_id", None) == "at-once-check"]
+    # The user, their ACTIVE list, and its two markets: missed once, then hits.
+    assert (cold.cache_hits, cold.cache_misses) == (0, 4)  # type: ignore[attr-defined]
+    assert (repeat.sql, repeat.redis) == (0, 1)  # type: ignore[attr-defined]
+    assert (repeat.cache_hits, repeat.cache_misses) == (4, 0)  # type: ignore[attr-defined]
+
+
 TRENDING = "{ trendingMarkets(first: 3) { edges { cursor } } }"
 
 
