@@ -95,15 +95,16 @@ async def test_warming_loads_the_most_traded_markets_at_start(
     assert answer.redis == 3  # the answer cache's look-up (a miss), the loader's read, the keep
 
 
-async def test_each_request_logs_one_line_with_its_id_operation_costs_and_status(
+async def portfolio_lines(
     settings: Settings,
-    seeded: str,
     db: asyncpg.Connection,
-    new_telegram_id: Callable[[], str],
+    telegram_id: str,
     caplog: pytest.LogCaptureFixture,
-) -> None:
-    telegram_id = new_telegram_id()
+) -> list[logging.LogRecord]:
+    """The request lines of the same Portfolio asked twice, of a user with 4 positions (on 2
+    markets: two outcomes each in the factory)."""
     await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), 4)
+    request_id = f"lines-{telegram_id}"
     async with serving(settings.replace(cache_prefix=unique_prefix())) as http:
         with caplog.at_level(logging.INFO, logger="polycool.request"):
             for _ in range(2):
@@ -114,15 +115,25 @@ async def test_each_request_logs_one_line_with_its_id_operation_costs_and_status
                         "operationName": "Portfolio",
                         "variables": {"telegramId": telegram_id},
                     },
-                    headers={"X-Request-ID": "line-check"},
+                    headers={"X-Request-ID": request_id},
                 )
-    cold, warm = [r for r in caplog.records if getattr(r, "request_id", None) == "line-check"]
+    return [r for r in caplog.records if getattr(r, "request_id", None) == request_id]
+
+
+async def test_each_request_logs_one_line_with_its_id_operation_costs_and_status(
+    settings: Settings,
+    seeded: str,
+    db: asyncpg.Connection,
+    new_telegram_id: Callable[[], str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cold, warm = await portfolio_lines(settings, db, new_telegram_id(), caplog)
     for line in (cold, warm):
         assert line.operation == "Portfolio"  # type: ignore[attr-defined]
         assert line.status == 200  # type: ignore[attr-defined]
         assert line.duration_ms > 0  # type: ignore[attr-defined]
     assert (cold.sql, cold.redis, cold.cache_hits) == (3, 8, 0)  # type: ignore[attr-defined]
-    # The answer, the user, their ACTIVE list, and markets (two outcomes each in the factory).
+    # The answer, the user, their ACTIVE list, and its two markets.
     assert cold.cache_misses == 1 + 1 + 1 + 2  # type: ignore[attr-defined]
     # Served as a whole answer: one hit, no loader ran.
     assert (warm.sql, warm.redis, warm.cache_misses) == (0, 1, 0)  # type: ignore[attr-defined]
@@ -138,22 +149,8 @@ async def test_an_executed_repeat_counts_the_hits_it_answered_at_once(
 ) -> None:
     """Without kept answers, a repeat reads everything ahead and answers the list and its
     markets at once (cache/read_through.py, at_once): its line counts those hits too."""
-    telegram_id = new_telegram_id()
-    await insert_positions_on_real_markets(db, await insert_user(db, telegram_id), 4)
-    executing = settings.replace(cache_prefix=unique_prefix(), answer_cache=False)
-    async with serving(executing) as http:
-        with caplog.at_level(logging.INFO, logger="polycool.request"):
-            for _ in range(2):
-                await http.post(
-                    "/graphql",
-                    json={
-                        "query": DOCUMENTS,
-                        "operationName": "Portfolio",
-                        "variables": {"telegramId": telegram_id},
-                    },
-                    headers={"X-Request-ID": "at-once-check"},
-                )
-    cold, repeat = [r for r in caplog.records if getattr(r, "request_id", None) == "at-once-check"]
+    executing = settings.replace(answer_cache=False)
+    cold, repeat = await portfolio_lines(executing, db, new_telegram_id(), caplog)
     # The user, their ACTIVE list, and its two markets: missed once, then hits.
     assert (cold.cache_hits, cold.cache_misses) == (0, 4)  # type: ignore[attr-defined]
     assert (repeat.sql, repeat.redis) == (0, 1)  # type: ignore[attr-defined]
