@@ -207,7 +207,8 @@ class CacheSession:
             metrics.decoded.inc(decoded)
             metrics.reused.inc(reused)
             hits += decoded + reused
-        count_cache(hits=hits, misses=0)
+        if hits:
+            count_cache(hits=hits, misses=0)
         self.at_once_hits.clear()
 
     async def refresh(

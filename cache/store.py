@@ -81,7 +81,7 @@ class CacheStore:
     cluster: bool = field(init=False, default=False)
     # Seconds an exchange of the request path may take (REDIS_TIMEOUT), and the connections
     # it runs on (single server).
-    timeout: float = 0.25
+    timeout: float = Settings.redis_timeout
     _idle: _Idle = field(init=False, repr=False)
     # Each key's Redis names, by (kind, key): cache/read_through.py's, kept per store (prefix).
     names: dict[tuple[str, Any], tuple[str, str | None, str]] = field(
