@@ -23,6 +23,7 @@ built value; nothing does (resolvers read them, writes build their own).
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, ClassVar, TypeVar
@@ -60,6 +61,10 @@ class Built:
         return value
 
 
+def _same(key: Any) -> Any:
+    return key
+
+
 def _from_cache(found: object) -> bool:
     """Only what the cache decoded comes back as the same object (dicts, lists of dicts);
     rows fresh from PostgreSQL (asyncpg Records) never do, and are not kept."""
@@ -76,9 +81,18 @@ class CachedLoader(DataLoader[K, V]):
     def __init_subclass__(cls, **options: Any) -> None:
         super().__init_subclass__(**options)
         cls.built = Built(BUILT_PER_KIND)
+        # DataLoader.__init__'s check, made once per class: it holds for every instance.
+        if not inspect.iscoroutinefunction(cls.batch_load_fn):
+            raise TypeError(f"{cls.__name__}.batch_load_fn must be a coroutine function")
 
     def __init__(self, database: Database, session: CacheSession) -> None:
-        super().__init__()
+        # DataLoader.__init__'s state without its per-instance checks (a coroutine batch
+        # function, the options, all the class's): four loaders a request, and the checks
+        # were most of making one (docs/benchmarks.md, "Optimisation steps").
+        self.loop = asyncio.get_event_loop()
+        self.get_cache_key = _same
+        self._cache = {}
+        self._queue = []
         self.session = session
         self.read = self.kind.reader(database)
 
