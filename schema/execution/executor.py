@@ -221,13 +221,8 @@ class PlannedExecutor(AcyclicExecutor):
                 definition = step.definition
                 assert definition is not None
                 assert definition.resolve is not None
-                if step.call is not None:
-                    info_of = partial(self._info, definition, step.nodes, parent_type, path, key)
-                    value = step.call(source, info_of, self.context_value)
-                else:
-                    if field_path is None:
-                        field_path = Path(path, key, parent_type.name)
-                    info = self.build_resolve_info(definition, step.nodes, parent_type, field_path)
+                arguments = step.arguments
+                if arguments is None:
                     arguments = (
                         get_argument_values(
                             definition,
@@ -237,8 +232,15 @@ class PlannedExecutor(AcyclicExecutor):
                             self.hide_suggestions,
                         )
                         if step.takes_arguments
-                        else {}
+                        else _NO_ARGUMENTS
                     )
+                if step.call is not None:
+                    info_of = partial(self._info, definition, step.nodes, parent_type, path, key)
+                    value = step.call(source, info_of, self.context_value, arguments)
+                else:
+                    if field_path is None:
+                        field_path = Path(path, key, parent_type.name)
+                    info = self.build_resolve_info(definition, step.nodes, parent_type, field_path)
                     value = definition.resolve(source, info, **arguments)
                 # _is_awaitable's look-up in line: a frame less for each resolved field.
                 awaitable = awaitable_types.get(type(value))
@@ -367,6 +369,8 @@ class PlannedExecutor(AcyclicExecutor):
 # and a failed attribute look-up. `await` reads the type (its slots), so the type decides,
 # except for a generator, which is a coroutine only if its code says so.
 _AWAITABLE: dict[type, bool] = {}
+# A field without arguments passes this (never changed: a resolver gets its own dict).
+_NO_ARGUMENTS: dict[str, Any] = {}
 
 
 def _is_awaitable(value: Any) -> TypeGuard[Awaitable[Any]]:

@@ -7,9 +7,11 @@ and collect_subfields do the collecting (fragments, aliases, merging, @skip/@inc
 they mean there), and each field records its response key, how its value is read, and the
 completion of its type: a leaf's coercion, a list, an object's own plan. A value is read in one
 of three ways: an attribute (Strawberry's basic field, which Strawberry's own resolver answers
-with getattr); a direct call of the resolver function with its parent and Info, for resolvers
-that take no arguments and have no field extensions (everything Strawberry's wrapper would do
-for them, in two lines instead of ten calls); else the field's resolver, wrapper and all.
+with getattr); a direct call of the resolver function with its parent, Info and arguments, for
+resolvers with no field extensions whose arguments are scalars or enums (everything Strawberry's
+wrapper would do for them, in a few lines instead of ten calls); else the field's resolver,
+wrapper and all. An argument written in the document (`status: ACTIVE`) is read once, with the
+plan; one given by a variable, per request.
 
 A plan depends on the variables only through @skip/@include, so plans are kept per operation and
 per values of the variables those directives read, in a bounded cache beside the parsed
@@ -30,6 +32,7 @@ from typing import Any, cast
 from graphql import (
     DirectiveNode,
     FieldNode,
+    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -41,6 +44,7 @@ from graphql import (
     OperationType,
     VariableNode,
     Visitor,
+    get_nullable_type,
     is_leaf_type,
     visit,
 )
@@ -50,7 +54,10 @@ from graphql.execution.collect_fields import (
     collect_fields,
     collect_subfields,
 )
-from graphql.execution.values import VariableValues
+from graphql.execution.values import VariableValues, get_argument_values
+from strawberry.relay.types import GlobalID
+from strawberry.schema.name_converter import NameConverter
+from strawberry.types.base import StrawberryMaybe, StrawberryOptional
 from strawberry.types.field import StrawberryField
 
 # The key under which Strawberry keeps a GraphQL field's own definition (schema_converter).
@@ -109,8 +116,9 @@ def _own(step: FieldPlan) -> bool:
 
 Completion = Leaf | NonNull | ListOf | ObjectPlan
 # A resolver function called with the parent, what makes graphql-core's resolve info (made
-# only if the resolver reads more of its Info than the context), and the context.
-DirectCall = Callable[[Any, Callable[[], GraphQLResolveInfo[Any]], Any], Any]
+# only if the resolver reads more of its Info than the context), the context, and the field's
+# argument values by GraphQL name (graphql-core's get_argument_values).
+DirectCall = Callable[[Any, Callable[[], GraphQLResolveInfo[Any]], Any, dict[str, Any]], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +134,8 @@ class FieldPlan:
     typename: str | None = None
     attribute: str | None = None
     takes_arguments: bool = False
+    # The argument values when the document writes them all (no variable): read with the plan.
+    arguments: dict[str, Any] | None = None
     call: DirectCall | None = None
     # Whether completing the value needs its path (lists and objects; leaves never do).
     needs_path: bool = field(default=False)
@@ -196,6 +206,7 @@ class _Compiler:
         config = getattr(getattr(schema, "_strawberry_schema", None), "config", None)
         self.default_is_getattr = getattr(config, "default_resolver", None) is getattr
         self.info_class = getattr(config, "info_class", None)
+        self.name_converter = getattr(config, "name_converter", None)
 
     def root(self) -> ObjectPlan:
         root_type = self.schema.query_type
@@ -233,6 +244,8 @@ class _Compiler:
         completion = self._completion(definition.type, details)
         own = definition.extensions.get(STRAWBERRY_FIELD)
         basic = own is not None and own.is_basic_field and self.default_is_getattr
+        takes_arguments = bool(definition.args or first.node.arguments)
+        call = None if basic or own is None else self._direct_call(own, definition)
         return FieldPlan(
             key,
             details,
@@ -240,8 +253,15 @@ class _Compiler:
             definition,
             completion,
             attribute=own.python_name if basic and not definition.args else None,
-            takes_arguments=bool(definition.args or first.node.arguments),
-            call=None if basic or own is None else self._direct_call(own),
+            takes_arguments=takes_arguments,
+            # Only for a direct call, whose arguments are scalars and enums: values nothing
+            # can change, so one dict can serve every request.
+            arguments=(
+                self._written_arguments(definition, first.node)
+                if call is not None and takes_arguments
+                else None
+            ),
+            call=call,
             needs_path=_resolves(completion),
             leaf=_leaf(completion),
             non_null=isinstance(completion, NonNull),
@@ -264,15 +284,30 @@ class _Compiler:
             return self._object(type_, collected.grouped_field_set)
         raise NotPlanned(f"abstract type {type_}")
 
-    def _direct_call(self, own: StrawberryField) -> DirectCall | None:
+    def _written_arguments(
+        self, definition: GraphQLField, node: FieldNode
+    ) -> dict[str, Any] | None:
+        """The field's argument values when none comes from a variable: the same for every
+        request the plan answers (defaults included)."""
+        if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
+            return None
+        try:
+            return get_argument_values(definition, node, self.variables)
+        except GraphQLError:
+            return None  # read per request, which raises the same error where it belongs
+
+    def _direct_call(self, own: StrawberryField, definition: GraphQLField) -> DirectCall | None:
         resolver = own.base_resolver
         if (
             resolver is None
-            or own.arguments
             or own.extensions
             or resolver.self_parameter is not None
             or self.info_class is None
+            or self.name_converter is None
         ):
+            return None
+        names = _passed_as_is(own, definition, self.name_converter)
+        if names is None:
             return None
         function = cast(Callable[..., Any], resolver.wrapped_func)
         info_class = self.info_class
@@ -290,21 +325,55 @@ class _Compiler:
         # The bot's resolvers take (parent, info) in that order: called so, positionally (a
         # keyword dict per call was a fifth of the call's cost, a hundred calls a Portfolio).
         def parent_and_info(
-            source: Any, raw_info: Callable[[], GraphQLResolveInfo[Any]], context: Any
+            source: Any,
+            raw_info: Callable[[], GraphQLResolveInfo[Any]],
+            context: Any,
+            values: dict[str, Any],
         ) -> Any:
             return function(source, lazy(raw_info, own, context))
 
         def by_name(
-            source: Any, raw_info: Callable[[], GraphQLResolveInfo[Any]], context: Any
+            source: Any,
+            raw_info: Callable[[], GraphQLResolveInfo[Any]],
+            context: Any,
+            values: dict[str, Any],
         ) -> Any:
-            arguments = dict.fromkeys(parents, source)
+            # Strawberry's convert_arguments hands a scalar or an enum over unchanged, under
+            # its Python name; an argument absent (no value, no default) is left out.
+            arguments = {python: values[name] for name, python in names if name in values}
+            arguments.update(dict.fromkeys(parents, source))
             if info_name is not None:
                 arguments[info_name] = lazy(raw_info, own, context)
             return function(**arguments)
 
-        if order == ["parent", "info"] and len(parents) == 1:
+        if order == ["parent", "info"] and len(parents) == 1 and not names:
             return parent_and_info
         return by_name
+
+
+def _passed_as_is(
+    own: StrawberryField, definition: GraphQLField, name_converter: NameConverter
+) -> list[tuple[str, str]] | None:
+    """(GraphQL name, Python name) of each argument, when Strawberry would pass every one
+    unchanged: a scalar or an enum, optional or not, not Maybe (wrapped in Some) nor GlobalID
+    (decoded); else None, and Strawberry's wrapper converts them."""
+    names: list[tuple[str, str]] = []
+    for argument in own.arguments:
+        type_ = argument.type
+        if isinstance(type_, StrawberryMaybe):
+            return None
+        if isinstance(type_, StrawberryOptional):
+            type_ = type_.of_type
+        name = name_converter.from_argument(argument)
+        graphql_argument = definition.args.get(name)
+        if (
+            graphql_argument is None
+            or type_ is GlobalID
+            or not is_leaf_type(get_nullable_type(graphql_argument.type))
+        ):
+            return None
+        names.append((name, argument.python_name))
+    return names
 
 
 @functools.cache
