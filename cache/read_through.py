@@ -180,20 +180,32 @@ class CacheSession:
         Nothing is taken from what was read ahead: another key of the same scope may need the
         same version."""
         early = self.read_early  # read in the request's first round trip, with the epoch
-        item = self._item(kind, key)
-        if item.version is None or item.entry not in early or item.version not in early:
+        # _item's names, _hit's check and _note_hit's notes for a versioned key, in line and
+        # without an _Item: ten markets a Portfolio come this way (docs/benchmarks.md).
+        store = self.store
+        names = store.names.get((kind.entry_name, key))
+        if names is None:
+            names = self._kept_names(kind, key)
+        _, version, entry = names
+        if version is None or entry not in early or version not in early:
             return NOT_AT_ONCE
-        reused = self.store.decoded.reused
-        value = self._hit(kind, item, early)
+        current = early[version]
+        if current is None:
+            return NOT_AT_ONCE
+        seen = current.decode()
+        reused = store.decoded.reused
+        value = self._valid(seen, entry, early[entry]) if seen else None
         if value is None:
             return NOT_AT_ONCE
         if self.needed is not None:
-            self.needed[item.entry] = self.needed[item.version] = None
-        self._note_hit(kind, item, 0)
+            self.needed[entry] = self.needed[version] = None
+        reads = self.reads
+        reads.versions[version] = seen
+        reads.ttl = min(reads.ttl, store.ttls[kind.ttl])
         tally = self.at_once_hits.get(kind.name)
         if tally is None:
             tally = self.at_once_hits[kind.name] = [0, 0]
-        tally[self.store.decoded.reused != reused] += 1
+        tally[store.decoded.reused != reused] += 1
         return value
 
     def count_at_once(self) -> None:
@@ -271,6 +283,9 @@ class CacheSession:
                 reads.complete = False  # nothing would tell that it appeared
 
     def _item(self, kind: Kind[K], key: K) -> _Item[K]:
+        return _Item(key, *self._kept_names(kind, key))
+
+    def _kept_names(self, kind: Kind[K], key: K) -> tuple[str, str | None, str]:
         # A key's Redis names never change: made once per process (6% of a 100-market batch).
         known = self.store.names
         found = known.get((kind.entry_name, key))
@@ -278,7 +293,7 @@ class CacheSession:
             if len(known) >= NAMES_KEPT:
                 known.clear()
             found = known[(kind.entry_name, key)] = self._names(kind, key)
-        return _Item(key, *found)
+        return found
 
     def _names(self, kind: Kind[K], key: K) -> tuple[str, str | None, str]:
         """The key's hash tag, its scope's version (None without a scope) and its entry."""
@@ -363,13 +378,16 @@ class CacheSession:
                 return None
         else:
             expected = "-"
-        raw = read.get(item.entry)
+        return self._valid(expected, item.entry, read.get(item.entry))
+
+    def _valid(self, expected: str, entry: str, raw: bytes | None) -> Any:
+        """The entry's value if it was filled under the token `expected` in this epoch."""
         if raw is None:
             return None
         token, epoch, payload = raw.split(b"|", 2)
         if token.decode() != expected or epoch.decode() != self.epoch:
             return None
-        return self.store.decoded.decode(item.entry, raw, payload)
+        return self.store.decoded.decode(entry, raw, payload)
 
     async def _fill(self, kind: Kind[K], items: list[_Item[K]], rows: Mapping[K, Any]) -> None:
         """One FILL script for the batch on a single server, one per hash tag on a cluster."""

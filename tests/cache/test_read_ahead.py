@@ -223,22 +223,20 @@ async def test_what_a_repeat_read_ahead_is_answered_at_once_without_a_batch(
 
 def unchecked_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The control: what answering at once must not be, an entry read ahead served without
-    checking its token against its version (the check a batch makes, CacheSession._hit)."""
+    checking its token against its version (the check a batch makes, CacheSession._valid)."""
     checked = CacheSession.at_once
 
-    def unchecked_hit(self: CacheSession, kind: Any, item: Any, read: Any) -> Any:
-        version, raw = read.get(item.version), read.get(item.entry)
-        item.seen = version.decode() if version is not None else ""
+    def unchecked_valid(self: CacheSession, expected: str, entry: str, raw: Any) -> Any:
         if raw is None:
             return None
-        return self.store.decoded.decode(item.entry, raw, raw.split(b"|", 2)[2])
+        return self.store.decoded.decode(entry, raw, raw.split(b"|", 2)[2])
 
     def at_once(self: CacheSession, kind: Any, key: Any) -> Any:
-        self._hit = unchecked_hit.__get__(self)  # type: ignore[method-assign]
+        self._valid = unchecked_valid.__get__(self)  # type: ignore[method-assign]
         try:
             return checked(self, kind, key)
         finally:
-            del self._hit
+            del self._valid
 
     monkeypatch.setattr(CacheSession, "at_once", at_once)
 
