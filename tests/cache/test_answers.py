@@ -64,20 +64,29 @@ async def post(
 
 
 async def test_a_kept_answer_is_the_executed_answer_byte_for_byte(
-    http: httpx.AsyncClient, holder: str
+    http: httpx.AsyncClient, holder: str, settings: Settings
 ) -> None:
-    for accept in ("application/json", "application/graphql-response+json"):
-        counted = Lookups("answer")
-        executed = await post(http, "Portfolio", {"telegramId": holder}, {"Accept": accept})
-        kept = await post(http, "Portfolio", {"telegramId": holder}, {"Accept": accept})
-        assert kept.status_code == executed.status_code == 200
-        assert kept.headers["content-type"] == executed.headers["content-type"]
-        assert accept in kept.headers["content-type"]
-        assert kept.content == executed.content
-        assert executed.json()["data"]["user"]["portfolio"]["positionCount"] == 6
-        # The first media type executed and kept the answer; the second found it at once.
-        expected = {"hit": 1, "miss": 1} if accept == "application/json" else {"hit": 2, "miss": 0}
-        assert counted.delta("answer") == expected
+    # And the answer that was kept is what a service keeping none answers (its bytes are sent
+    # as they were kept, not encoded again).
+    async with serving(settings.replace(answer_cache=False)) as keeping_none:
+        for accept in ("application/json", "application/graphql-response+json"):
+            counted = Lookups("answer")
+            executed = await post(http, "Portfolio", {"telegramId": holder}, {"Accept": accept})
+            kept = await post(http, "Portfolio", {"telegramId": holder}, {"Accept": accept})
+            plain = await post(
+                keeping_none, "Portfolio", {"telegramId": holder}, {"Accept": accept}
+            )
+            assert kept.status_code == executed.status_code == plain.status_code == 200
+            assert kept.headers["content-type"] == executed.headers["content-type"]
+            assert plain.headers["content-type"] == executed.headers["content-type"]
+            assert accept in kept.headers["content-type"]
+            assert kept.content == executed.content == plain.content
+            assert executed.json()["data"]["user"]["portfolio"]["positionCount"] == 6
+            # The first media type executed and kept the answer; the second found it at once.
+            first = accept == "application/json"
+            assert counted.delta("answer") == (
+                {"hit": 1, "miss": 1} if first else {"hit": 2, "miss": 0}
+            )
 
 
 async def test_other_variables_operations_and_roles_are_other_answers(
