@@ -147,7 +147,10 @@ class CacheSession:
         misses: list[_Item[K]] = []
         reused = self.store.decoded.reused
         for item in items:
-            value = None if read is None else self._hit(kind, item, values)
+            if read is None:
+                value = None
+            else:
+                value, item.seen = self._hit(item.version, item.entry, values)
             if value is None:
                 misses.append(item)
             else:
@@ -180,21 +183,18 @@ class CacheSession:
         Nothing is taken from what was read ahead: another key of the same scope may need the
         same version."""
         early = self.read_early  # read in the request's first round trip, with the epoch
-        # _item's names, _hit's check and _note_hit's notes for a versioned key, in line and
-        # without an _Item: ten markets a Portfolio come this way (docs/benchmarks.md).
+        # _item's names and _note_hit's notes for a versioned key in line, and no _Item: ten
+        # markets a Portfolio come this way (docs/benchmarks.md).
         store = self.store
         names = store.names.get((kind.entry_name, key))
         if names is None:
-            names = self._kept_names(kind, key)
+            made = self._item(kind, key)  # its names made and kept, once per process
+            names = (made.tag, made.version, made.entry)
         _, version, entry = names
         if version is None or entry not in early or version not in early:
             return NOT_AT_ONCE
-        current = early[version]
-        if current is None:
-            return NOT_AT_ONCE
-        seen = current.decode()
         reused = store.decoded.reused
-        value = self._valid(seen, entry, early[entry]) if seen else None
+        value, seen = self._hit(version, entry, early)
         if value is None:
             return NOT_AT_ONCE
         if self.needed is not None:
@@ -283,9 +283,6 @@ class CacheSession:
                 reads.complete = False  # nothing would tell that it appeared
 
     def _item(self, kind: Kind[K], key: K) -> _Item[K]:
-        return _Item(key, *self._kept_names(kind, key))
-
-    def _kept_names(self, kind: Kind[K], key: K) -> tuple[str, str | None, str]:
         # A key's Redis names never change: made once per process (6% of a 100-market batch).
         known = self.store.names
         found = known.get((kind.entry_name, key))
@@ -293,7 +290,7 @@ class CacheSession:
             if len(known) >= NAMES_KEPT:
                 known.clear()
             found = known[(kind.entry_name, key)] = self._names(kind, key)
-        return found
+        return _Item(key, *found)
 
     def _names(self, kind: Kind[K], key: K) -> tuple[str, str | None, str]:
         """The key's hash tag, its scope's version (None without a scope) and its entry."""
@@ -369,25 +366,26 @@ class CacheSession:
             self.read_early[name] = values.pop(name)
         return values, remaining
 
-    def _hit(self, kind: Kind[K], item: _Item[K], read: dict[str, bytes | None]) -> Any:
-        if item.version is not None:
-            current = read.get(item.version)
-            item.seen = current.decode() if current is not None else ""
-            expected = item.seen
-            if not expected:
-                return None
+    def _hit(
+        self, version: str | None, entry: str, read: dict[str, bytes | None]
+    ) -> tuple[Any, str]:
+        """The entry's value if it was filled under its version's current token in this epoch,
+        else None; and the token seen ("" for a version absent or a key without one)."""
+        if version is not None:
+            current = read.get(version)
+            seen = current.decode() if current is not None else ""
+            if not seen:
+                return None, seen
+            expected = seen
         else:
-            expected = "-"
-        return self._valid(expected, item.entry, read.get(item.entry))
-
-    def _valid(self, expected: str, entry: str, raw: bytes | None) -> Any:
-        """The entry's value if it was filled under the token `expected` in this epoch."""
+            seen, expected = "", "-"
+        raw = read.get(entry)
         if raw is None:
-            return None
+            return None, seen
         token, epoch, payload = raw.split(b"|", 2)
         if token.decode() != expected or epoch.decode() != self.epoch:
-            return None
-        return self.store.decoded.decode(entry, raw, payload)
+            return None, seen
+        return self.store.decoded.decode(entry, raw, payload), seen
 
     async def _fill(self, kind: Kind[K], items: list[_Item[K]], rows: Mapping[K, Any]) -> None:
         """One FILL script for the batch on a single server, one per hash tag on a cluster."""

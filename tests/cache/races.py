@@ -78,17 +78,19 @@ def hit_ignoring(*, token: bool = False, epoch: bool = False) -> Callable[..., A
     out. Entries are `token|epoch|json` (docs/cache.md); versions hold a bare token."""
     real = CacheSession._hit
 
-    def hit(self: CacheSession, kind: Any, item: Any, read: dict[str, bytes | None]) -> Any:
-        current = read.get(item.version) if item.version is not None else None
+    def hit(
+        self: CacheSession, version: str | None, entry: str, read: dict[str, bytes | None]
+    ) -> Any:
+        current = read.get(version) if version is not None else None
         restamped = dict(read)
-        raw = read.get(item.entry)
+        raw = read.get(entry)
         if raw is not None:
             stamp, stamped_epoch, payload = raw.split(b"|", 2)
             if token and current is not None:
                 stamp = current
             if epoch and self.epoch is not None:
                 stamped_epoch = self.epoch.encode()
-            restamped[item.entry] = b"|".join((stamp, stamped_epoch, payload))
-        return real(self, kind, item, restamped)
+            restamped[entry] = b"|".join((stamp, stamped_epoch, payload))
+        return real(self, version, entry, restamped)
 
     return hit

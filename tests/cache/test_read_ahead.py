@@ -223,20 +223,22 @@ async def test_what_a_repeat_read_ahead_is_answered_at_once_without_a_batch(
 
 def unchecked_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The control: what answering at once must not be, an entry read ahead served without
-    checking its token against its version (the check a batch makes, CacheSession._valid)."""
+    checking its token against its version (the check a batch makes, CacheSession._hit)."""
     checked = CacheSession.at_once
 
-    def unchecked_valid(self: CacheSession, expected: str, entry: str, raw: Any) -> Any:
+    def unchecked_hit(self: CacheSession, version: Any, entry: Any, read: Any) -> Any:
+        current, raw = read.get(version), read.get(entry)
+        seen = current.decode() if current is not None else ""
         if raw is None:
-            return None
-        return self.store.decoded.decode(entry, raw, raw.split(b"|", 2)[2])
+            return None, seen
+        return self.store.decoded.decode(entry, raw, raw.split(b"|", 2)[2]), seen
 
     def at_once(self: CacheSession, kind: Any, key: Any) -> Any:
-        self._valid = unchecked_valid.__get__(self)  # type: ignore[method-assign]
+        self._hit = unchecked_hit.__get__(self)  # type: ignore[method-assign]
         try:
             return checked(self, kind, key)
         finally:
-            del self._valid
+            del self._hit
 
     monkeypatch.setattr(CacheSession, "at_once", at_once)
 
