@@ -144,18 +144,24 @@ class CacheSession:
         found: dict[K, Any] = {}
         read = await self._read(items)
         values, remaining = read if read is not None else ({}, {})
-        misses: list[_Item[K]] = []
+        misses: list[_Item[K]] = [] if read is not None else list(items)
         reused = self.store.decoded.reused
-        for item in items:
-            if read is None:
-                value = None
-            else:
-                value, item.seen = self._hit(item.version, item.entry, values)
+        hit, versions, versioned = self._hit, self.reads.versions, False
+        for item in items if read is not None else ():
+            value, item.seen = hit(item.version, item.entry, values)
             if value is None:
                 misses.append(item)
+                continue
+            found[item.key] = value
+            if item.version is not None:
+                # The answer rests on the token seen, and lives no longer than the kind's TTL
+                # (once, after the loop): a call less for each of a MarketsBatch's hundred.
+                versions[item.version] = item.seen
+                versioned = True
             else:
-                found[item.key] = value
-                self._note_hit(kind, item, remaining.get(item.entry, 0))
+                self._note_unversioned_hit(remaining.get(item.entry, 0))
+        if versioned:
+            self.reads.ttl = min(self.reads.ttl, self.store.ttls[kind.ttl])
         if found:
             reused = self.store.decoded.reused - reused
             metrics.reused.inc(reused)
@@ -183,7 +189,7 @@ class CacheSession:
         Nothing is taken from what was read ahead: another key of the same scope may need the
         same version."""
         early = self.read_early  # read in the request's first round trip, with the epoch
-        # _item's names and _note_hit's notes for a versioned key in line, and no _Item: ten
+        # _item's names and a hit's notes for a versioned key in line, and no _Item: ten
         # markets a Portfolio come this way (docs/benchmarks.md).
         store = self.store
         names = store.names.get((kind.entry_name, key))
@@ -254,12 +260,9 @@ class CacheSession:
             await self._fill(kind, fill[first : first + REFRESH_SLICE], fetched)
         return len(fill)
 
-    def _note_hit(self, kind: Kind[K], item: _Item[K], remaining_ms: int) -> None:
+    def _note_unversioned_hit(self, remaining_ms: int) -> None:
         reads = self.reads
-        if item.version is not None:
-            reads.versions[item.version] = item.seen
-            reads.ttl = min(reads.ttl, self.store.ttls[kind.ttl])
-        elif remaining_ms > 0:
+        if remaining_ms > 0:
             # No write retires TTL-only data: an answer built on it lives no longer than it.
             reads.ttl = min(reads.ttl, remaining_ms / 1000)
         else:
