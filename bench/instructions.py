@@ -1,6 +1,7 @@
-"""Instructions per executed Portfolio, counted by callgrind: repeatable where seconds are not.
+"""Instructions per executed request, counted by callgrind: repeatable where seconds are not.
 
     .venv/bin/python -m bench.instructions [--against DIR ...] [--positions 20] [--requests 250]
+        [--document Portfolio|MarketsBatch]
 
 On a shared machine the CPU seconds of the same code move by a fifth between runs; callgrind
 (valgrind) counts the instructions a process executes, the same for the same code and inputs
@@ -8,7 +9,8 @@ whatever else the machine does. A database of its own on DATABASE_URL's server a
 its own, seeded as bench/cache_costs.py seeds them (a user holding `--positions` positions, each
 on a market of its own). Then, in this checkout and each `--against` checkout (another commit,
 `git archive <commit> | tar -x -C DIR`), the app is called in-process (httpx's ASGI transport)
-with ANSWER_CACHE=false, warm: under callgrind once for a fifth of `--requests` requests and
+with ANSWER_CACHE=false, warm (the user's Portfolio, or a MarketsBatch of the `--positions`
+markets the user holds): under callgrind once for a fifth of `--requests` requests and
 once for all of them; the difference over the requests between is one executed request's
 instructions, start-up and warm-up left out (the in-process client's share is in it, the same
 in every checkout). Needs valgrind (`apt-get install -y valgrind`); about two minutes per
@@ -27,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
+DOCUMENTS = ("Portfolio", "MarketsBatch")
 
 
 def main() -> None:
@@ -34,15 +37,18 @@ def main() -> None:
     parser.add_argument("--against", type=Path, action="append", default=[])
     parser.add_argument("--positions", type=int, default=20)
     parser.add_argument("--requests", type=int, default=250)
+    parser.add_argument("--document", choices=DOCUMENTS, default="Portfolio")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL")
     if not url:
         raise SystemExit("DATABASE_URL must name a PostgreSQL server (a database is made there)")
     checkouts = [*(path.resolve() for path in args.against), HERE]
-    asyncio.run(orchestrate(url, checkouts, args.positions, args.requests))
+    asyncio.run(orchestrate(url, checkouts, args.positions, args.requests, args.document))
 
 
-async def orchestrate(server_url: str, checkouts: list[Path], size: int, requests: int) -> None:
+async def orchestrate(
+    server_url: str, checkouts: list[Path], size: int, requests: int, document: str
+) -> None:
     from bench.api.servers import redis_server
     from bench.cache_costs import seed
     from sql.databases import scratch_database
@@ -50,17 +56,20 @@ async def orchestrate(server_url: str, checkouts: list[Path], size: int, request
     async with scratch_database(server_url, "instructions") as database_url:
         telegram_id = (await seed(database_url, [size]))[size]
         with tempfile.TemporaryDirectory() as folder, redis_server(Path(folder)) as redis_url:
-            print(f"checkout | instructions per executed Portfolio ({size} positions)")
+            asked = "Portfolio" if document == "Portfolio" else "MarketsBatch of the markets"
+            print(f"checkout | instructions per executed {asked} ({size} positions)")
             for checkout in checkouts:
                 few, many = (
-                    counted(checkout, database_url, redis_url, telegram_id, n)
+                    counted(checkout, database_url, redis_url, telegram_id, n, document)
                     for n in (requests // 5, requests)
                 )
                 per_request = (many - few) / (requests - requests // 5)
                 print(f"{checkout} | {per_request:,.0f}", flush=True)
 
 
-def counted(checkout: Path, database_url: str, redis_url: str, telegram_id: str, n: int) -> int:
+def counted(
+    checkout: Path, database_url: str, redis_url: str, telegram_id: str, n: int, document: str
+) -> int:
     """The instructions of a child process making `n` warm requests in `checkout`."""
     with tempfile.TemporaryDirectory() as folder:
         done = subprocess.run(
@@ -76,6 +85,7 @@ def counted(checkout: Path, database_url: str, redis_url: str, telegram_id: str,
                 redis_url,
                 telegram_id,
                 str(n),
+                document,
             ],
             cwd=checkout,
             check=True,
@@ -88,10 +98,14 @@ def counted(checkout: Path, database_url: str, redis_url: str, telegram_id: str,
     return int(found.group(1))
 
 
-async def child(database_url: str, redis_url: str, telegram_id: str, requests: int) -> None:
+async def child(
+    database_url: str, redis_url: str, telegram_id: str, requests: int, document: str
+) -> None:
+    import asyncpg
     import httpx
 
     from app import create_app
+    from bench.api.documents import contract_documents
     from bench.cache_costs import answered, app_settings, portfolio
 
     hour = 3600.0
@@ -107,6 +121,21 @@ async def child(database_url: str, redis_url: str, telegram_id: str, requests: i
     )
     app = create_app(settings)
     body = portfolio(telegram_id)
+    if document == "MarketsBatch":
+        connection = await asyncpg.connect(database_url)
+        try:
+            held = await connection.fetch(
+                "SELECT p.market_id FROM position AS p JOIN app_user AS u ON u.id = p.user_id "
+                "WHERE u.telegram_id = $1 ORDER BY p.market_id",
+                int(telegram_id),
+            )
+        finally:
+            await connection.close()
+        body = {
+            "query": contract_documents()["MarketsBatch"],
+            "variables": {"ids": [row["market_id"] for row in held]},
+            "operationName": "MarketsBatch",
+        }
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://costs") as http:
@@ -118,8 +147,8 @@ async def child(database_url: str, redis_url: str, telegram_id: str, requests: i
 
 if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--child":
     # Run as a file, in the checkout measured: its packages, not this file's folder, come first.
-    checkout, database, redis_url, telegram, count = sys.argv[2:7]
+    checkout, database, redis_url, telegram, count, document = sys.argv[2:8]
     sys.path[0] = checkout
-    asyncio.run(child(database, redis_url, telegram, int(count)))
+    asyncio.run(child(database, redis_url, telegram, int(count), document))
 elif __name__ == "__main__":
     main()
