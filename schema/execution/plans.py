@@ -27,6 +27,9 @@ import inspect
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any, cast
 
 from graphql import (
@@ -40,8 +43,11 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLSchema,
+    ListValueNode,
+    ObjectValueNode,
     OperationDefinitionNode,
     OperationType,
+    ValueNode,
     VariableNode,
     Visitor,
     get_nullable_type,
@@ -62,6 +68,8 @@ from strawberry.types.field import StrawberryField
 
 # The key under which Strawberry keeps a GraphQL field's own definition (schema_converter).
 STRAWBERRY_FIELD = "strawberry-definition"
+# Argument values one dict may hold for every request (Enum: GraphQL enums' members).
+_IMMUTABLE = (str, int, float, Decimal, datetime, Enum, type(None))
 # Each operation keeps plans for this many combinations of @skip/@include values at most.
 VARIANTS = 8
 
@@ -289,12 +297,17 @@ class _Compiler:
     ) -> dict[str, Any] | None:
         """The field's argument values when none comes from a variable: the same for every
         request the plan answers (defaults included)."""
-        if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
+        if any(_has_variable(argument.value) for argument in node.arguments or ()):
             return None
         try:
-            return get_argument_values(definition, node, self.variables)
+            values = get_argument_values(definition, node, self.variables)
         except GraphQLError:
             return None  # read per request, which raises the same error where it belongs
+        # Shared by every request: only values no resolver can change (a custom scalar's
+        # literal may be a dict or a list, made anew for each request by graphql-core).
+        if not all(isinstance(value, _IMMUTABLE) for value in values.values()):
+            return None
+        return values
 
     def _direct_call(self, own: StrawberryField, definition: GraphQLField) -> DirectCall | None:
         resolver = own.base_resolver
@@ -349,6 +362,18 @@ class _Compiler:
         if order == ["parent", "info"] and len(parents) == 1 and not names:
             return parent_and_info
         return by_name
+
+
+def _has_variable(value: ValueNode) -> bool:
+    """Whether a variable is in the value, at any depth (a custom scalar's literal may hold
+    one in a list or an object)."""
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, ListValueNode):
+        return any(_has_variable(item) for item in value.values)
+    if isinstance(value, ObjectValueNode):
+        return any(_has_variable(field.value) for field in value.fields)
+    return False
 
 
 def _passed_as_is(

@@ -5,13 +5,14 @@ value read for each request, an argument the document writes read once with the 
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, NewType
 
 import pytest
 import strawberry
 import strawberry.schema.schema_converter as schema_converter
 import strawberry.types.arguments
 from strawberry.extensions import ParserCache
+from strawberry.schema.config import StrawberryConfig
 
 from schema.execution.executor import planned_executor
 from schema.execution.plans import Plans
@@ -49,12 +50,23 @@ def maybe(item: strawberry.Parent[Item], label: strawberry.Maybe[str]) -> str:
     return f"{item.name}|{label!r}"
 
 
+Blob = NewType("Blob", object)
+BLOB = strawberry.scalar(name="Blob", serialize=lambda v: v, parse_value=lambda v: v)
+
+
+def blob(item: strawberry.Parent[Item], value: Blob) -> str:
+    shown = repr(value)
+    value["seen"] = True  # type: ignore[index]  # a resolver changing what it was given
+    return f"{item.name}|{shown}"
+
+
 @strawberry.type
 class Item:
     name: str
     shown: str = strawberry.field(resolver=shown)
     filtered: str = strawberry.field(resolver=filtered)
     maybe: str = strawberry.field(resolver=maybe)
+    blob: str = strawberry.field(resolver=blob)
 
 
 def items(first: int) -> list[Item]:
@@ -73,6 +85,7 @@ def schema(planned: bool, plans: Plans | None = None) -> strawberry.Schema:
         query=Query,
         execution_context_class=planned_executor(plans or Plans(4)) if planned else None,
         extensions=[lambda: parsed],
+        config=StrawberryConfig(scalar_map={Blob: BLOB}),
     )
 
 
@@ -146,3 +159,16 @@ async def test_input_objects_and_maybe_still_take_strawberrys_conversion(
     assert sorted(conversions) == ["label", "where"]
     assert planned == await answer(schema(planned=False), query, {})
     assert planned["items"][0] == {"filtered": "a|Shade.DARK", "maybe": "a|Some('y')"}
+
+
+async def test_a_custom_scalars_literal_is_made_for_each_request() -> None:
+    """A literal that is a dict (a custom scalar's) is not one value for every request: a
+    resolver changing it does not change the next request's, and a variable inside it is
+    read per request."""
+    planned = schema(planned=True)
+    query = """query Blob($x: Int) {
+      items(first: 1) { fixed: blob(value: {a: 1}) held: blob(value: {b: $x}) }
+    }"""
+    for x in (1, 2):
+        first = (await answer(planned, query, {"x": x}))["items"][0]
+        assert first == {"fixed": "a|{'a': 1}", "held": f"a|{{'b': {x}}}"}
