@@ -87,8 +87,8 @@ class CachedLoader(DataLoader[K, V]):
 
     def __init__(self, database: Database, session: CacheSession) -> None:
         # DataLoader.__init__'s state without its per-instance checks (a coroutine batch
-        # function, the options, all the class's): four loaders a request, and the checks
-        # were most of making one (docs/benchmarks.md, "Optimisation steps").
+        # function, the options): they hold for the class, and up to four loaders are made
+        # per request.
         self.loop = asyncio.get_event_loop()
         self.get_cache_key = _same
         self._cache = {}

@@ -139,7 +139,7 @@ class GraphQLView(GraphQL[Context, None]):
             read_ahead.remember(foreseen, needed)
         if kept is not None and not result.extensions:
             # What process_result and encode_json would make of it, byte for byte: the answer
-            # just kept, encoded once instead of twice (a request under moving prices does both).
+            # just kept, encoded once instead of twice.
             return self.create_response({"data": result.data}, sub_response, encoded=kept)
         return self.create_response(await self.process_result(request, result), sub_response)
 
