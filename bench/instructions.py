@@ -56,8 +56,8 @@ async def orchestrate(
     async with scratch_database(server_url, "instructions") as database_url:
         telegram_id = (await seed(database_url, [size]))[size]
         with tempfile.TemporaryDirectory() as folder, redis_server(Path(folder)) as redis_url:
-            asked = "Portfolio" if document == "Portfolio" else "MarketsBatch of the markets"
-            print(f"checkout | instructions per executed {asked} ({size} positions)")
+            asked = f"{size} positions" if document == "Portfolio" else f"{size} ids"
+            print(f"checkout | instructions per executed {document} ({asked})")
             for checkout in checkouts:
                 few, many = (
                     counted(checkout, database_url, redis_url, telegram_id, n, document)
