@@ -142,7 +142,8 @@ class FieldPlan:
     typename: str | None = None
     attribute: str | None = None
     takes_arguments: bool = False
-    # The argument values when the document writes them all (no variable): read with the plan.
+    # A direct call's argument values, read with the plan, when the document writes them all
+    # (no variable) and none can be changed (plans.py, _written_arguments).
     arguments: dict[str, Any] | None = None
     call: DirectCall | None = None
     # Whether completing the value needs its path (lists and objects; leaves never do).
@@ -366,7 +367,8 @@ class _Compiler:
 
 def _has_variable(value: ValueNode) -> bool:
     """Whether a variable is in the value, at any depth (a custom scalar's literal may hold
-    one in a list or an object)."""
+    one in a list or an object). Not graphql-core's is_const_value_node: it takes a list as
+    constant when any one item is, and an empty one as not."""
     if isinstance(value, VariableNode):
         return True
     if isinstance(value, ListValueNode):
