@@ -5,11 +5,11 @@ from the HELD_MARKETS (300) most traded, join the benchmark's database. For each
 them, then the first FEW_USERS) and each system in turn (the service as it deploys, the old
 design, PostGraphile, one process each; and the service with two workers), wrk cycles through
 the row's users' Portfolio documents at 10 connections while every market those users hold gets
-a new price every second
-(bench/api/price_feed.py). With 1,000 users a user comes back after his markets have moved, so
-his kept answer no longer holds and the read executes: the path most reads take once prices
-move. With 100 users, each asking about 20 times a second, an answer is kept for the rest of
-its second. The two rows show both regimes.
+a new price every second (bench/api/price_feed.py). After the service's point at 1,000 users,
+py-spy profiles it under the same load, prices still moving (bench/api/profile.py). With 1,000
+users a user comes back after his markets have moved, so his kept answer no longer holds and the
+read executes: the path most reads take once prices move. With 100 users, each asking about 20
+times a second, an answer is kept for the rest of its second. The two rows show both regimes.
 
 Every system starts from the same state: before each run the held markets' prices and the levels
 of the positions on them are put back (a level that fires is consumed), and the walk starts from
@@ -43,6 +43,7 @@ from bench.api.load import run_wrk, write_bodies
 from bench.api.mixed import send_each_once
 from bench.api.price_feed import PriceWalk, graphql_writer, moving_prices, sql_writer
 from bench.api.probes import Probe
+from bench.api.profile import Profile, profile_service
 from bench.api.report import Results
 from bench.api.scenarios import Point, Scenario, answer, measure
 from bench.api.servers import Running, System, running
@@ -56,6 +57,7 @@ FIRST_TELEGRAM_ID = 9_100_000_000  # above the sized users' (bench/api/data.py)
 # process): what the second core would give, measured beside the rest.
 SYSTEMS = ("polycool", "polycool-2w", "old", "postgraphile")
 FRESH_CHECKED = 10
+PROFILED = "polycool"  # the service as it deploys, profiled at LIVE_USERS
 CONNECTIONS = 10
 
 
@@ -113,8 +115,11 @@ async def live(
     warmup: float,
     seed: int,
     flush_redis: bool,
+    profile: tuple[Path, float],
 ) -> None:
-    """Both rows for each of `systems` that the workload has, into results.live."""
+    """Both rows for each of `systems` that the workload has, into results.live; the profile
+    (the folder of its files, its seconds: 0 for none) of the service at LIVE_USERS into
+    results.profiles."""
     chosen = [s for s in systems if s.key in SYSTEMS]
     if not chosen:
         return
@@ -145,7 +150,9 @@ async def live(
                 await put_back(connection, state)
                 if flush_redis:
                     redis.Redis.from_url(redis_url).flushall()
+                profiled = system.key == PROFILED and users == LIVE_USERS and profile[1] > 0
                 run = Run(system, row, start, connection, documents, folder, script, seed)
+                run.profile = profile if profiled else None
                 log(f"{system.label}: live prices, {users:,} users, {len(start)} markets moving")
                 point, answers[system.key] = await run.measured(
                     data.url, redis_url, seconds=seconds, warmup=warmup
@@ -156,6 +163,8 @@ async def live(
                     f"stale prices after the last tick: {point.extra['stale_prices']}"
                 )
                 results.live.append(point)
+                if run.profiled is not None:
+                    results.profiles.append(run.profiled)
             results.live_checks += [
                 f"{users:,} users, before the first tick: {line}" for line in agreement(answers)
             ]
@@ -175,6 +184,9 @@ class Run:
     folder: Path
     script: Path
     seed: int
+    # Where to write a profile taken after the point, and its seconds; what it found.
+    profile: tuple[Path, float] | None = None
+    profiled: Profile | None = None
 
     def bodies(self) -> list[bytes]:
         postgraphile = self.system.kind == "postgraphile"
@@ -225,6 +237,8 @@ class Run:
                             script=self.script,
                         )
                         ticks, written = count.rates(started, time.monotonic())
+                        if self.profile is not None:
+                            self.profiled = await self.profiled_load(server, path)
                 stale = await self.stale_prices(server)
             finally:
                 probe.close()
@@ -237,6 +251,23 @@ class Run:
             "stale_prices": stale,
         }
         return point, first
+
+    async def profiled_load(self, server: Running, path: Path) -> Profile | None:
+        """py-spy on the server under the point's load, after it (its ticks are counted)."""
+        assert self.profile is not None
+        folder, seconds = self.profile
+        log(f"{self.system.label}: profiling the live workload with py-spy")
+        return await profile_service(
+            server,
+            path,
+            name="profile-live-1000-users",
+            load=f"{self.system.label}: live prices, {len(self.users):,} users, "
+            f"{len(self.start)} markets moving every second, 10 connections",
+            script=self.script,
+            folder=folder,
+            seconds=seconds,
+            concurrency=CONNECTIONS,
+        )
 
     async def stale_prices(self, server: Running) -> str:
         """After the last tick's write returned: do the first users' answers show the prices

@@ -1,6 +1,9 @@
-"""Where the service's CPU goes under load: py-spy on the warm Portfolio path.
+"""Where the service's CPU goes under load: py-spy on the paths the page measures.
 
-While wrk drives the scenario, py-spy samples the server process (idle threads left out, so a
+Three loads, each profiled the same way: the warm Portfolio path (answers kept), its execution
+path (ANSWER_CACHE=false), and the live-price workload at 1,000 users, the path the bot's reads
+take once prices move (its price writes included, as they are in its CPU per request).
+While wrk drives the load, py-spy samples the server process (idle threads left out, so a
 sample is a moment the process was on the CPU) twice: once as collapsed stacks, which this
 module sums up, and once as a flame graph (SVG) for people. Views of the same samples:
 
@@ -87,6 +90,9 @@ _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
 @dataclass
 class Profile:
+    # The files' stem (docs/benchmarks/<name>.svg and .txt), and what ran, for the page.
+    name: str
+    load: str
     samples: int
     seconds: float
     rps_under_profiler: float
@@ -187,19 +193,22 @@ async def profile_service(
     running: Running,
     bodies: Path,
     *,
+    name: str,
+    load: str,
     script: Path,
     folder: Path,
     seconds: float,
     concurrency: int = 10,
 ) -> Profile | None:
-    """Profile `running` under wrk's load of `bodies`; None when py-spy is missing."""
+    """Profile `running` under wrk's load of `bodies` (`load` says what it is, `name` names
+    the files); None when py-spy is missing."""
     spy = find_py_spy()
     if spy is None:
         return None
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-    collapsed = folder / "profile-portfolio-20.txt"
-    flamegraph = folder / "profile-portfolio-20.svg"
-    load = asyncio.create_task(
+    collapsed = folder / f"{name}.txt"
+    flamegraph = folder / f"{name}.svg"
+    wrk = asyncio.create_task(
         asyncio.to_thread(
             run_wrk,
             running.base_url,
@@ -217,9 +226,11 @@ async def profile_service(
         await asyncio.to_thread(
             subprocess.run, command, capture_output=True, check=True, timeout=seconds + 60
         )
-    result = await load
+    result = await wrk
     summary = summarise(await asyncio.to_thread(collapsed.read_text))
     return Profile(
+        name=name,
+        load=load,
         samples=summary.samples,
         seconds=seconds,
         rps_under_profiler=result.rps,

@@ -35,7 +35,7 @@ class Results:
     live: list[Point] = field(default_factory=list)
     # The live workload's answer checks, one line each (bench/api/live.py).
     live_checks: list[str] = field(default_factory=list)
-    profile: Profile | None = None
+    profiles: list[Profile] = field(default_factory=list)
     agreement: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -516,13 +516,22 @@ def change(new: float, old: float) -> str:
     return "–" if not old else f"{(new - old) / old * 100:+.0f} %"
 
 
+# The path users take first, then the execution path alone, then the best case.
+PROFILES = ("profile-live-1000-users", "profile-portfolio-20-executed", "profile-portfolio-20")
+
+
+def profile_order(profile: Profile) -> int:
+    return PROFILES.index(profile.name) if profile.name in PROFILES else len(PROFILES)
+
+
 def profile_section(profile: Profile) -> list[str]:
     out = [
+        f"#### {profile.load}\n",
         f"{profile.samples:,} samples over {profile.seconds:.0f} s at {RATE} Hz of the server "
-        f"process on the CPU (idle left out), while wrk ran warm Portfolio, 20 positions, 10 "
-        f"connections ({profile.rps_under_profiler:,.0f} req/s under the profiler). "
-        "Flame graph: [profile-portfolio-20.svg](benchmarks/profile-portfolio-20.svg); collapsed "
-        "stacks: docs/benchmarks/profile-portfolio-20.txt, written by each run, not committed.\n",
+        f"process on the CPU (idle left out), {profile.rps_under_profiler:,.0f} req/s under "
+        f"the profiler. Flame graph: [{profile.name}.svg](benchmarks/{profile.name}.svg); "
+        f"collapsed stacks: docs/benchmarks/{profile.name}.txt, written by each run, not "
+        "committed.\n",
         "By layer (each sample counted once, in the innermost frame that belongs to a layer):\n",
         table(["layer", "samples"], [[name, pct(share)] for name, share in profile.layers]) + "\n",
         "By operation, inclusive (a sample counts for each operation on its stack):\n",
@@ -672,8 +681,15 @@ def render(results: Results, scenarios: Sequence[Scenario], images: Sequence[str
             *(f"- {line}" for line in results.live_checks),
             "",
         ]
-    if results.profile is not None:
-        out += ["### Profile (generated)\n", *profile_section(results.profile)]
+    if results.profiles:
+        out += [
+            "### Profiles (generated)\n",
+            "py-spy on the server while wrk ran each load: where a request's CPU goes on the "
+            "path users take once prices move (the live workload, price writes included), on "
+            "the execution path (no answers kept), and with answers kept.\n",
+        ]
+        for profile in sorted(results.profiles, key=profile_order):
+            out += profile_section(profile)
     if results.notes:
         out += ["### Notes of this run\n", *(f"- {note}" for note in results.notes), ""]
     out.append(END)
@@ -730,14 +746,13 @@ def load_results(path: Path) -> Results:
         item["lookups"] = {k: (v[0], v[1]) for k, v in item["lookups"].items()}
         return Point(**item)
 
-    profile = None
-    if raw.get("profile"):
-        found = raw["profile"]
+    profiles = []
+    for found in raw.get("profiles", []):
         for name in ("layers", "operations", "modules", "functions"):
             found[name] = [(n, v) for n, v in found[name]]
         for name in ("flamegraph", "collapsed"):
             found[name] = Path(found[name]) if found[name] else None
-        profile = Profile(**found)
+        profiles.append(Profile(**found))
     return Results(
         command=raw["command"],
         machine=[(k, v) for k, v in raw["machine"]],
@@ -746,7 +761,7 @@ def load_results(path: Path) -> Results:
         mixed=[point(p) for p in raw["mixed"]],
         live=[point(p) for p in raw.get("live", [])],
         live_checks=raw.get("live_checks", []),
-        profile=profile,
+        profiles=profiles,
         agreement=raw["agreement"],
         notes=raw["notes"],
         seconds=raw["seconds"],

@@ -5,12 +5,12 @@ Builds a database of its own on DATABASE_URL's server (default: the machine's Po
 ten users each holding exactly 1, 10, 20, 50, 200 and 1,000 positions), starts a Redis of its
 own (or uses REDIS_URL), then each system in turn on loopback: the service (warm, its execution
 path with no whole answers kept, cold, two uvicorn workers), the old design
-(bench/api/old_design.py; with its cache, and cold) and PostGraphile 4 on the same database.
-wrk drives every scenario; counters are read around each point; py-spy profiles the warm
-Portfolio path; the mixed bot workload runs on the service and the old design; the live-price
-workload (bench/api/live.py) on the service, the old design and PostGraphile. Writes
-docs/benchmarks.md (between its markers), its plots and the raw results in docs/benchmarks/,
-then drops the database and stops every process it started.
+(bench/api/old_design.py; with its cache, and cold) and PostGraphile 4 on the same database. wrk
+drives every scenario; counters are read around each point; py-spy profiles the live workload
+and the Portfolio path, warm and executed (bench/api/profile.py); the mixed bot workload runs on
+the service and the old design; the live-price workload (bench/api/live.py) on the service, the
+old design and PostGraphile. Writes docs/benchmarks.md (between its markers), its plots and the
+raw results in docs/benchmarks/, then drops the database and stops every process it started.
 
 `--only issue-11` runs the points issue 11's targets read and the live workload only, and
 writes its page to a folder of its own (not over docs/benchmarks.md's last full run).
@@ -85,6 +85,8 @@ ISSUE_12 = tuple(
     Scenario(name) for name in ("Claimable", "TradeHistory", "SmartTrades", "Leaderboard")
 )
 SCENARIOS = (*PORTFOLIOS, *OTHERS, *ISSUE_12)
+# The systems whose Portfolio (20 positions) py-spy profiles, and the files' names.
+PROFILED = {"polycool": "profile-portfolio-20", "polycool-exec": "profile-portfolio-20-executed"}
 SWEEP = (1, 5, 20, 50)  # concurrencies besides 10, for Portfolio with 20 positions
 # What `--only NAME` runs: systems, scenarios (at 10 connections only), whether the live
 # workload runs too.
@@ -353,17 +355,21 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                             )
                             log(f"  {point.rps:,.0f} req/s, p95 {point.p95_ms:.2f} ms")
                             results.points.append(point)
-                        if system.key == "polycool" and args.profile_seconds > 0:
-                            log("profiling the warm Portfolio path with py-spy")
-                            results.profile = await profile_service(
+                        if system.key in PROFILED and args.profile_seconds > 0:
+                            log(f"{system.label}: profiling Portfolio, 20 positions, with py-spy")
+                            found = await profile_service(
                                 server,
                                 bodies.path("polycool", Scenario("Portfolio", 20)),
+                                name=PROFILED[system.key],
+                                load=f"{system.label}: Portfolio, 20 positions, 10 connections",
                                 script=script,
                                 folder=args.output.parent / "benchmarks",
                                 seconds=args.profile_seconds,
                             )
-                            if results.profile is None:
+                            if found is None:
                                 results.notes.append("py-spy not found: no profile this run")
+                            else:
+                                results.profiles.append(found)
                     finally:
                         probe.close()
             if points:
@@ -383,6 +389,7 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                     warmup=args.live_warmup,
                     seed=args.seed,
                     flush_redis=given_redis is None,
+                    profile=(args.output.parent / "benchmarks", args.profile_seconds),
                 )
     results.seconds = time.monotonic() - started
     busy = [
