@@ -11,6 +11,7 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -21,6 +22,7 @@ from schema.execution.plans import Plans
 from schema.extensions.debug_counts import DebugCounts
 from schema.extensions.documents import Documents, ParseOnce
 from schema.extensions.role_check import RoleCheck
+from schema.extensions.runner import HookRunner
 from schema.market import Market
 from schema.payloads import (
     RecordTradePayload,
@@ -116,6 +118,11 @@ class PolycoolSchema(strawberry.Schema):
     def __init__(self, documents: Documents, **options: Any) -> None:
         super().__init__(**options)
         self.documents = documents
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return HookRunner(execution_context=execution_context, extensions=extensions)
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
