@@ -61,6 +61,17 @@ class _Nothing:
 
     __slots__ = ()
 
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        return None
+
     async def __aenter__(self) -> None:
         return None
 
@@ -69,20 +80,32 @@ class _Nothing:
         kind: type[BaseException] | None,
         error: BaseException | None,
         traceback: TracebackType | None,
-    ) -> bool:
-        return False
+    ) -> None:
+        return None
 
 
 _NOTHING = _Nothing()
 
 
 class _One:
-    """One generator hook: its context manager's own enter and exit."""
+    """One generator hook: its context manager's own enter and exit (async or not, as the
+    schema executes)."""
 
     __slots__ = ("_manager",)
 
     def __init__(self, manager: AbstractContextManager[None]) -> None:
         self._manager = manager
+
+    def __enter__(self) -> None:
+        self._manager.__enter__()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._manager.__exit__(kind, error, traceback)
 
     async def __aenter__(self) -> None:
         self._manager.__enter__()
@@ -105,9 +128,20 @@ class _Several:
         self._managers = managers
         self._stack = ExitStack()
 
-    async def __aenter__(self) -> None:
+    def __enter__(self) -> None:
         for manager in self._managers:
             self._stack.enter_context(manager)
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._stack.__exit__(kind, error, traceback)
+
+    async def __aenter__(self) -> None:
+        self.__enter__()
 
     async def __aexit__(
         self,

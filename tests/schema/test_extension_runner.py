@@ -4,6 +4,7 @@ order, with the same outcome when a hook or the phase raises; and a real schema'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,24 +71,61 @@ async def run(
 ) -> list[str]:
     """Every phase in turn, nested in the operation as Strawberry nests them; what each hook
     noted and what left each phase."""
-    context = Context()
-    extensions = [cls() for cls in classes]
-    for extension in extensions:
-        extension.execution_context = context
-    runner = runner_class(execution_context=context, extensions=extensions)  # type: ignore[arg-type]
+    context, runner = made(runner_class, classes)
     try:
         async with runner.operation():
             for phase in PHASES[1:]:
                 try:
                     async with getattr(runner, phase)():
-                        context.trace.append(f"body of {phase}")
-                        if phase == body_raises:
-                            raise Boom(f"the body of {phase}")
-                except Boom as error:
-                    context.trace.append(f"{phase} raised {error}")
-    except Boom as error:
-        context.trace.append(f"operation raised {error} (context: {error.__context__})")
+                        body(context, phase, body_raises)
+                except Exception as error:
+                    context.trace.append(f"{phase} raised {shown(error)}")
+    except Exception as error:
+        context.trace.append(
+            f"operation raised {shown(error)} (context: {shown(error.__context__)})"
+        )
     return context.trace
+
+
+def run_sync(
+    runner_class: type[SchemaExtensionsRunner], classes: list[type], body_raises: str
+) -> list[str]:
+    """The same, as `Schema.execute_sync` enters the phases."""
+    context, runner = made(runner_class, classes)
+    try:
+        with runner.operation():
+            for phase in PHASES[1:]:
+                try:
+                    with getattr(runner, phase)():
+                        body(context, phase, body_raises)
+                except Exception as error:
+                    context.trace.append(f"{phase} raised {shown(error)}")
+    except Exception as error:
+        context.trace.append(
+            f"operation raised {shown(error)} (context: {shown(error.__context__)})"
+        )
+    return context.trace
+
+
+def made(
+    runner_class: type[SchemaExtensionsRunner], classes: list[type]
+) -> tuple[Context, SchemaExtensionsRunner]:
+    context = Context()
+    extensions = [cls() for cls in classes]
+    for extension in extensions:
+        extension.execution_context = context
+    return context, runner_class(execution_context=context, extensions=extensions)  # type: ignore[arg-type]
+
+
+def shown(error: BaseException | None) -> str:
+    """The error as the trace notes it, without the addresses of the objects it names."""
+    return re.sub(r" at 0x[0-9a-f]+", "", repr(error))
+
+
+def body(context: Context, phase: str, body_raises: str) -> None:
+    context.trace.append(f"body of {phase}")
+    if phase == body_raises:
+        raise Boom(f"the body of {phase}")
 
 
 CASES: dict[str, tuple[list[type], str]] = {
@@ -115,6 +153,13 @@ async def test_the_same_steps_and_outcome_as_strawberrys_runner(case: str) -> No
     classes, body_raises = CASES[case]
     expected = await run(SchemaExtensionsRunner, classes, body_raises)
     assert await run(HookRunner, classes, body_raises) == expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_the_same_when_the_schema_executes_synchronously(case: str) -> None:
+    classes, body_raises = CASES[case]
+    expected = run_sync(SchemaExtensionsRunner, classes, body_raises)
+    assert run_sync(HookRunner, classes, body_raises) == expected
 
 
 def test_hooks_are_sorted_once_per_class() -> None:
