@@ -56,8 +56,9 @@ def hook_of(cls: type[SchemaExtension], name: str) -> _Found:
     return found
 
 
-class _Nothing:
-    """A phase no extension hooks: nothing to enter or leave (shared; it keeps no state)."""
+class _Phase:
+    """A phase's hooks, entered as Strawberry enters its own: `async with` when the schema
+    executes, `with` when it executes synchronously. With no hooks, nothing is entered."""
 
     __slots__ = ()
 
@@ -73,7 +74,7 @@ class _Nothing:
         return None
 
     async def __aenter__(self) -> None:
-        return None
+        self.__enter__()
 
     async def __aexit__(
         self,
@@ -81,15 +82,15 @@ class _Nothing:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        return None
+        self.__exit__(kind, error, traceback)
 
 
-_NOTHING = _Nothing()
+# A phase no extension hooks (shared: it keeps no state).
+_NOTHING = _Phase()
 
 
-class _One:
-    """One generator hook: its context manager's own enter and exit (async or not, as the
-    schema executes)."""
+class _One(_Phase):
+    """One generator hook: its context manager's own enter and exit."""
 
     __slots__ = ("_manager",)
 
@@ -107,19 +108,8 @@ class _One:
     ) -> None:
         self._manager.__exit__(kind, error, traceback)
 
-    async def __aenter__(self) -> None:
-        self._manager.__enter__()
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._manager.__exit__(kind, error, traceback)
-
-
-class _Several:
+class _Several(_Phase):
     """Several generator hooks, entered in order and left in reverse, as Strawberry's stack."""
 
     __slots__ = ("_managers", "_stack")
@@ -140,19 +130,8 @@ class _Several:
     ) -> None:
         self._stack.__exit__(kind, error, traceback)
 
-    async def __aenter__(self) -> None:
-        self.__enter__()
 
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stack.__exit__(kind, error, traceback)
-
-
-Phase = _Nothing | _One | _Several | ExtensionContextManagerBase
+Phase = _Phase | ExtensionContextManagerBase
 
 
 class HookRunner(SchemaExtensionsRunner):
