@@ -25,7 +25,7 @@ import random
 import secrets
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -151,8 +151,17 @@ async def live(
                 if flush_redis:
                     redis.Redis.from_url(redis_url).flushall()
                 profiled = system.key == PROFILED and users == LIVE_USERS and profile[1] > 0
-                run = Run(system, row, start, connection, documents, folder, script, seed)
-                run.profile = profile if profiled else None
+                run = Run(
+                    system,
+                    row,
+                    start,
+                    connection,
+                    documents,
+                    folder,
+                    script,
+                    seed,
+                    profile=profile if profiled else None,
+                )
                 log(f"{system.label}: live prices, {users:,} users, {len(start)} markets moving")
                 point, answers[system.key] = await run.measured(
                     data.url, redis_url, seconds=seconds, warmup=warmup
@@ -186,7 +195,7 @@ class Run:
     seed: int
     # Where to write a profile taken after the point, and its seconds; what it found.
     profile: tuple[Path, float] | None = None
-    profiled: Profile | None = None
+    profiled: Profile | None = field(default=None, init=False)
 
     def bodies(self) -> list[bytes]:
         postgraphile = self.system.kind == "postgraphile"
@@ -253,7 +262,8 @@ class Run:
         return point, first
 
     async def profiled_load(self, server: Running, path: Path) -> Profile | None:
-        """py-spy on the server under the point's load, after it (its ticks are counted)."""
+        """py-spy on the server under the point's load, prices still moving, once the point
+        and its ticks are counted."""
         assert self.profile is not None
         folder, seconds = self.profile
         log(f"{self.system.label}: profiling the live workload with py-spy")

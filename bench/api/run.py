@@ -367,7 +367,9 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                                 seconds=args.profile_seconds,
                             )
                             if found is None:
-                                results.notes.append("py-spy not found: no profile this run")
+                                missing = "py-spy not found: no profile this run"
+                                if missing not in results.notes:
+                                    results.notes.append(missing)
                             else:
                                 results.profiles.append(found)
                     finally:
