@@ -33,7 +33,7 @@ def configure_logging(level: str) -> None:
     # What each record would gather and no line shows (the lines hold the fields above and the
     # extras only): the caller's frame, file and line; the thread, process and task. Switched
     # off as the logging HOWTO's "Optimization" section says: the request line costs a kept
-    # answer about a fifth of its CPU in the server, and these a fifth of the line
+    # answer about a fifth of its CPU in the server, and these a fifth of the line in a loop
     # (docs/benchmarks.md, "Optimisation steps").
     logging._srcfile = None
     logging.logThreads = False

@@ -147,15 +147,17 @@ class HookRunner(SchemaExtensionsRunner):
     def executing(self) -> Phase:  # type: ignore[override]
         return self._phase(ExecutingContextManager)
 
-    def _phase(self, strawberry: type[ExtensionContextManagerBase]) -> Phase:
-        name = strawberry.HOOK_NAME
+    def _phase(self, theirs: type[ExtensionContextManagerBase]) -> Phase:
+        """The phase's hooks; Strawberry's own context manager (`theirs`) if one of them is
+        not a generator function."""
+        name = theirs.HOOK_NAME
         managers: list[AbstractContextManager[None]] = []
         for extension in self.extensions:
             found = hook_of(type(extension), name)
             if found is None:
                 continue
             if found is STRAWBERRY:
-                return strawberry(self.extensions)
+                return theirs(self.extensions)
             enter: Enter = found  # type: ignore[assignment]
             managers.append(enter(extension))
         if not managers:
