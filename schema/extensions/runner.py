@@ -38,13 +38,14 @@ Enter = Callable[[SchemaExtension], AbstractContextManager[None]]
 # None: the class does not hook the phase; STRAWBERRY: a hook this module leaves to Strawberry.
 _Found = Enter | None | object
 STRAWBERRY = object()
+_UNKNOWN = object()
 _KNOWN: dict[tuple[type[SchemaExtension], str], _Found] = {}
 
 
 def hook_of(cls: type[SchemaExtension], name: str) -> _Found:
     """How an extension class hooks the phase named `name` (decided once per class)."""
-    found = _KNOWN.get((cls, name))
-    if found is None and (cls, name) not in _KNOWN:
+    found = _KNOWN.get((cls, name), _UNKNOWN)
+    if found is _UNKNOWN:
         function = getattr(cls, name)
         if function is getattr(SchemaExtension, name):
             found = None

@@ -67,16 +67,22 @@ class Context:
 
 
 async def run(
-    runner_class: type[SchemaExtensionsRunner], classes: list[type], body_raises: str
+    runner_class: type[SchemaExtensionsRunner],
+    classes: list[type],
+    body_raises: str,
+    *,
+    sync: bool = False,
 ) -> list[str]:
-    """Every phase in turn, nested in the operation as Strawberry nests them; what each hook
-    noted and what left each phase."""
+    """Every phase in turn, nested in the operation as Strawberry nests them (entered with
+    `with` when `sync`, as `Schema.execute_sync` enters them); what each hook noted and what
+    left each phase."""
     context, runner = made(runner_class, classes)
+    entered = Synchronously if sync else _as_is
     try:
-        async with runner.operation():
+        async with entered(runner.operation()):
             for phase in PHASES[1:]:
                 try:
-                    async with getattr(runner, phase)():
+                    async with entered(getattr(runner, phase)()):
                         body(context, phase, body_raises)
                 except Exception as error:
                     context.trace.append(f"{phase} raised {shown(error)}")
@@ -87,24 +93,21 @@ async def run(
     return context.trace
 
 
-def run_sync(
-    runner_class: type[SchemaExtensionsRunner], classes: list[type], body_raises: str
-) -> list[str]:
-    """The same, as `Schema.execute_sync` enters the phases."""
-    context, runner = made(runner_class, classes)
-    try:
-        with runner.operation():
-            for phase in PHASES[1:]:
-                try:
-                    with getattr(runner, phase)():
-                        body(context, phase, body_raises)
-                except Exception as error:
-                    context.trace.append(f"{phase} raised {shown(error)}")
-    except Exception as error:
-        context.trace.append(
-            f"operation raised {shown(error)} (context: {shown(error.__context__)})"
-        )
-    return context.trace
+class Synchronously:
+    """A phase entered through its `with` protocol only."""
+
+    def __init__(self, phase: Any) -> None:
+        self.phase = phase
+
+    async def __aenter__(self) -> None:
+        self.phase.__enter__()
+
+    async def __aexit__(self, *raised: Any) -> None:
+        self.phase.__exit__(*raised)
+
+
+def _as_is(phase: Any) -> Any:
+    return phase
 
 
 def made(
@@ -156,10 +159,10 @@ async def test_the_same_steps_and_outcome_as_strawberrys_runner(case: str) -> No
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
-def test_the_same_when_the_schema_executes_synchronously(case: str) -> None:
+async def test_the_same_when_the_schema_executes_synchronously(case: str) -> None:
     classes, body_raises = CASES[case]
-    expected = run_sync(SchemaExtensionsRunner, classes, body_raises)
-    assert run_sync(HookRunner, classes, body_raises) == expected
+    expected = await run(SchemaExtensionsRunner, classes, body_raises, sync=True)
+    assert await run(HookRunner, classes, body_raises, sync=True) == expected
 
 
 def test_hooks_are_sorted_once_per_class() -> None:
