@@ -143,11 +143,12 @@ class CacheSession:
         metrics.batch_size.observe(len(items))
         found: dict[K, Any] = {}
         read = await self._read(items)
+        # Redis unreachable (None): nothing read, so every key misses.
         values, remaining = read if read is not None else ({}, {})
-        misses: list[_Item[K]] = [] if read is not None else list(items)
+        misses: list[_Item[K]] = []
         reused = self.store.decoded.reused
         hit, versions, versioned = self._hit, self.reads.versions, False
-        for item in items if read is not None else ():
+        for item in items:
             value, item.seen = hit(item.version, item.entry, values)
             if value is None:
                 misses.append(item)
