@@ -11,6 +11,11 @@ users a user comes back after his markets have moved, so his kept answer no long
 read executes: the path most reads take once prices move. With 100 users, each asking about 20
 times a second, an answer is kept for the rest of its second. The two rows show both regimes.
 
+Issue 11's (g) is the ratio of two points measured minutes apart (the other systems run
+between them), and the host's speed drifts by a tenth within minutes: after the rows, the
+service and PostGraphile are measured again at LIVE_USERS, back to back, until there are
+`rounds` pairs, and (g) reads the median of the pairs' ratios (bench/api/report.py).
+
 Every system starts from the same state: before each run the held markets' prices and the levels
 of the positions on them are put back (a level that fires is consumed), and the walk starts from
 the same seed. Checked for each run: the first user's answer before the first tick against the
@@ -58,6 +63,8 @@ FIRST_TELEGRAM_ID = 9_100_000_000  # above the sized users' (bench/api/data.py)
 SYSTEMS = ("polycool", "polycool-2w", "old", "postgraphile")
 FRESH_CHECKED = 10
 PROFILED = "polycool"  # the service as it deploys, profiled at LIVE_USERS
+# The pair measured again in each round after the first, at LIVE_USERS: issue 11's (g).
+ROUNDED = ("polycool", "postgraphile")
 CONNECTIONS = 10
 
 
@@ -116,10 +123,12 @@ async def live(
     seed: int,
     flush_redis: bool,
     profile: tuple[Path, float],
+    rounds: int = 1,
 ) -> None:
     """Both rows for each of `systems` that the workload has, into results.live; the profile
     (the folder of its files, its seconds: 0 for none) of the service at LIVE_USERS into
-    results.profiles."""
+    results.profiles; then `rounds - 1` more pairs of the ROUNDED systems at LIVE_USERS, each
+    point marked with its round (the rows are round 1)."""
     chosen = [s for s in systems if s.key in SYSTEMS]
     if not chosen:
         return
@@ -136,7 +145,8 @@ async def live(
             rng=random.Random(seed),
         )
         state = await held_state(connection, markets)
-        for users in (LIVE_USERS, FEW_USERS):
+
+        async def measured(system: System, users: int, profiled: bool) -> tuple[Point, Any]:
             row = telegram_ids[:users]
             held = await connection.fetch(
                 "SELECT DISTINCT p.market_id FROM position AS p "
@@ -145,38 +155,48 @@ async def live(
                 row,
             )
             start = {r["market_id"]: state.prices[r["market_id"]][0] for r in held}
+            await put_back(connection, state)
+            if flush_redis:
+                redis.Redis.from_url(redis_url).flushall()
+            run = Run(
+                system,
+                row,
+                start,
+                connection,
+                documents,
+                folder,
+                script,
+                seed,
+                profile=profile if profiled else None,
+            )
+            log(f"{system.label}: live prices, {users:,} users, {len(start)} markets moving")
+            point, first = await run.measured(data.url, redis_url, seconds=seconds, warmup=warmup)
+            log(
+                f"  {point.rps:,.0f} req/s, p95 {point.p95_ms:.2f} ms, "
+                f"{point.extra['price_ticks_per_second']:.2f} ticks/s landed, "
+                f"stale prices after the last tick: {point.extra['stale_prices']}"
+            )
+            results.live.append(point)
+            if run.profiled is not None:
+                results.profiles.append(run.profiled)
+            return point, first
+
+        for users in (LIVE_USERS, FEW_USERS):
             answers: dict[str, Any] = {}
             for system in chosen:
-                await put_back(connection, state)
-                if flush_redis:
-                    redis.Redis.from_url(redis_url).flushall()
                 profiled = system.key == PROFILED and users == LIVE_USERS and profile[1] > 0
-                run = Run(
-                    system,
-                    row,
-                    start,
-                    connection,
-                    documents,
-                    folder,
-                    script,
-                    seed,
-                    profile=profile if profiled else None,
-                )
-                log(f"{system.label}: live prices, {users:,} users, {len(start)} markets moving")
-                point, answers[system.key] = await run.measured(
-                    data.url, redis_url, seconds=seconds, warmup=warmup
-                )
-                log(
-                    f"  {point.rps:,.0f} req/s, p95 {point.p95_ms:.2f} ms, "
-                    f"{point.extra['price_ticks_per_second']:.2f} ticks/s landed, "
-                    f"stale prices after the last tick: {point.extra['stale_prices']}"
-                )
-                results.live.append(point)
-                if run.profiled is not None:
-                    results.profiles.append(run.profiled)
+                _, answers[system.key] = await measured(system, users, profiled)
             results.live_checks += [
                 f"{users:,} users, before the first tick: {line}" for line in agreement(answers)
             ]
+        paired = [s for s in chosen if s.key in ROUNDED]
+        if len(paired) < len(ROUNDED):
+            return  # no ratio to measure again
+        for round_ in range(2, rounds + 1):
+            log(f"round {round_} of {rounds}: the service and PostGraphile again")
+            for system in paired:
+                point, _ = await measured(system, LIVE_USERS, profiled=False)
+                point.extra["round"] = round_
     finally:
         await connection.close()
 

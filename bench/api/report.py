@@ -6,6 +6,7 @@ the optimisation work, with their before and after) is kept when the benchmark r
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -53,10 +54,26 @@ class Results:
                 return p
         return None
 
-    def live_point(self, system: str, users: int) -> Point | None:
+    def live_point(self, system: str, users: int, round_: int = 1) -> Point | None:
         return next(
-            (p for p in self.live if p.system == system and p.extra.get("users") == users), None
+            (
+                p
+                for p in self.live
+                if p.system == system
+                and p.extra.get("users") == users
+                and p.extra.get("round", 1) == round_
+            ),
+            None,
         )
+
+    def live_rounds(self, users: int) -> list[tuple[Point, Point]]:
+        """(the service, PostGraphile) of each round measured at `users` (bench/api/live.py),
+        in order; a run before rounds has its one pair."""
+        found = sorted({int(p.extra.get("round", 1)) for p in self.live})
+        pairs = [
+            (self.live_point("polycool", users, r), self.live_point(PEER, users, r)) for r in found
+        ]
+        return [(ours, peer) for ours, peer in pairs if ours is not None and peer is not None]
 
     def label(self, key: str) -> str:
         return next((s.label for s in self.systems if s.key == key), key)
@@ -201,6 +218,8 @@ def ratio(pair: tuple[float, float] | None) -> str:
 def live_table(results: Results) -> str:
     rows = []
     for point in results.live:
+        if point.extra.get("round", 1) != 1:
+            continue  # the rounds after the first have a table of their own
         users = int(point.extra["users"])
         peer = results.live_point(PEER, users)
         old = results.live_point("old", users)
@@ -251,6 +270,35 @@ def live_table(results: Results) -> str:
         "stale prices after the last tick (markets in 10 answers)",
         "failed: reads / price writes",
         "others' CPU (cores)",
+    ]
+    return table(header, rows)
+
+
+def rounds_table(results: Results, users: int) -> str | None:
+    """The pairs measured at `users`, round by round; None for a single round."""
+    pairs = results.live_rounds(users)
+    if len(pairs) < 2:
+        return None
+    rows = [
+        [
+            str(number),
+            num(ours.rps, 0),
+            latency(ours, ours.p95_ms),
+            num(peer.rps, 0),
+            latency(peer, peer.p95_ms),
+            f"{ours.rps / peer.rps:.2f}×" if peer.rps else "–",
+            each(ours, ours.server_cpu_ms_per_request, 2),
+        ]
+        for number, (ours, peer) in enumerate(pairs, 1)
+    ]
+    header = [
+        "round",
+        "service req/s",
+        "service p95 ms",
+        "PostGraphile req/s",
+        "PostGraphile p95 ms",
+        "× PostGraphile",
+        "service CPU ms/req",
     ]
     return table(header, rows)
 
@@ -449,11 +497,26 @@ def issue_11_targets(results: Results) -> list[Target]:
         )
     )
     for users in sorted({int(p.extra["users"]) for p in results.live}, reverse=True) or [1000]:
+        name = (
+            f"issue 11 (g): live prices, {users:,} users' Portfolios (10 positions each) "
+            "while their markets move every second: against PostGraphile; p95"
+        )
+        rounds = results.live_rounds(users)
+        if len(rounds) > 1:
+            # The median round: a ratio of two points minutes apart moves with the host.
+            ratios = [ours.rps / peer.rps for ours, peer in rounds]
+            middle = statistics.median(ratios)
+            p95 = statistics.median(ours.p95_ms for ours, _ in rounds)
+            value = (
+                f"{middle:.2f}×, the median of {len(rounds)} rounds "
+                f"({', '.join(f'{r:.2f}×' for r in ratios)}); p95 {p95:.2f} ms (median)"
+            )
+            found.append(Target(name, "≥ 1.5×; < 25 ms", value, middle >= 1.5 and p95 < 25))
+            continue
         ours, peer = results.live_point("polycool", users), results.live_point(PEER, users)
         found.append(
             Target(
-                f"issue 11 (g): live prices, {users:,} users' Portfolios (10 positions each) "
-                "while their markets move every second: against PostGraphile; p95",
+                name,
                 "≥ 1.5×; < 25 ms",
                 f"{times(ours, peer)}; p95 {'–' if ours is None else f'{ours.p95_ms:.2f} ms'}",
                 both(faster(ours, peer, 1.5), None if ours is None else ours.p95_ms < 25),
@@ -681,6 +744,17 @@ def render(results: Results, scenarios: Sequence[Scenario], images: Sequence[str
             *(f"- {line}" for line in results.live_checks),
             "",
         ]
+        for users in sorted({int(p.extra["users"]) for p in results.live}, reverse=True):
+            rounds = rounds_table(results, users)
+            if rounds is not None:
+                out += [
+                    f"#### The service and PostGraphile again, {users:,} users, round by round\n",
+                    "Round 1 is the rows above (in a full run, other systems run between "
+                    "the two); each later round runs them back to back. The host's speed "
+                    "drifts within minutes, so issue 11's (g) reads the median of the "
+                    "rounds' ratios.\n",
+                    rounds + "\n",
+                ]
     if results.profiles:
         out += [
             "### Profiles (generated)\n",

@@ -201,6 +201,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--live-duration", type=float, default=15)
     parser.add_argument("--live-warmup", type=float, default=5)
     parser.add_argument(
+        "--live-rounds",
+        type=int,
+        default=3,
+        help="pairs of the service and PostGraphile at 1,000 users, back to back; issue 11's "
+        "(g) reads the median of their ratios",
+    )
+    parser.add_argument(
         "--only",
         choices=sorted(ONLY),
         help="issue-11: the systems and scenarios its targets read, no mixed workload, no "
@@ -392,6 +399,7 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                     seed=args.seed,
                     flush_redis=given_redis is None,
                     profile=(args.output.parent / "benchmarks", args.profile_seconds),
+                    rounds=args.live_rounds,
                 )
     results.seconds = time.monotonic() - started
     busy = [
