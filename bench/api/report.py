@@ -26,6 +26,46 @@ ISSUE_12_SCENARIOS = ("Claimable", "TradeHistory", "SmartTrades", "Leaderboard")
 KIND_ORDER = ("answer", "user", "user_positions", "market", "position", "trending")
 
 
+class Rounds:
+    """One comparison (ours against theirs, same load) measured in one or more rounds.
+
+    The systems of a run are measured one after another, minutes apart, and the host's speed
+    drifts within minutes; a target compared in several rounds reads the median of the
+    rounds' ratios, and the rounds are shown."""
+
+    def __init__(self, pairs: list[tuple[Point | None, Point | None]]) -> None:
+        self.pairs = [(a, b) for a, b in pairs if a is not None and b is not None and b.rps]
+
+    @property
+    def ratios(self) -> list[float]:
+        return [ours.rps / theirs.rps for ours, theirs in self.pairs]
+
+    @property
+    def ratio(self) -> float | None:
+        return statistics.median(self.ratios) if self.pairs else None
+
+    @property
+    def p95_ms(self) -> float | None:
+        """Ours, the median of the rounds'."""
+        return statistics.median(ours.p95_ms for ours, _ in self.pairs) if self.pairs else None
+
+    def at_least(self, goal: float) -> bool | None:
+        return None if self.ratio is None else self.ratio >= goal
+
+    def shown(self) -> str:
+        if len(self.pairs) == 1:
+            return times(*self.pairs[0])
+        if self.ratio is None:
+            return "–"
+        each = ", ".join(f"{r:.2f}×" for r in self.ratios)
+        return f"{self.ratio:.2f}×, the median of {len(self.pairs)} rounds ({each})"
+
+    def p95_shown(self) -> str:
+        if self.p95_ms is None:
+            return "–"
+        return f"{self.p95_ms:.2f} ms" + (" (median)" if len(self.pairs) > 1 else "")
+
+
 @dataclass
 class Results:
     command: str
@@ -43,16 +83,33 @@ class Results:
     duration: float = 0.0
     warmup: float = 0.0
 
-    def point(self, system: str, scenario: str, positions: int | None, c: int) -> Point | None:
+    def point(
+        self, system: str, scenario: str, positions: int | None, c: int, round_: int = 1
+    ) -> Point | None:
         for p in self.points:
             if (p.system, p.scenario, p.positions, p.concurrency) == (
                 system,
                 scenario,
                 positions,
                 c,
-            ):
+            ) and p.extra.get("round", 1) == round_:
                 return p
         return None
+
+    def compared(
+        self, ours: str, theirs: str, scenario: str, positions: int | None = None
+    ) -> Rounds:
+        """`ours` against `theirs` on a scenario at 10 connections, in each round measured."""
+        found = sorted({int(p.extra.get("round", 1)) for p in self.points})
+        return Rounds(
+            [
+                (
+                    self.point(ours, scenario, positions, 10, r),
+                    self.point(theirs, scenario, positions, 10, r),
+                )
+                for r in found
+            ]
+        )
 
     def live_point(self, system: str, users: int, round_: int = 1) -> Point | None:
         return next(
@@ -66,14 +123,16 @@ class Results:
             None,
         )
 
-    def live_rounds(self, users: int) -> list[tuple[Point, Point]]:
-        """(the service, PostGraphile) of each round measured at `users` (bench/api/live.py),
-        in order; a run before rounds has its one pair."""
+    def live_rounds(self, users: int) -> Rounds:
+        """The service against PostGraphile in each round measured at `users`
+        (bench/api/live.py); a run before rounds has its one pair."""
         found = sorted({int(p.extra.get("round", 1)) for p in self.live})
-        pairs = [
-            (self.live_point("polycool", users, r), self.live_point(PEER, users, r)) for r in found
-        ]
-        return [(ours, peer) for ours, peer in pairs if ours is not None and peer is not None]
+        return Rounds(
+            [
+                (self.live_point("polycool", users, r), self.live_point(PEER, users, r))
+                for r in found
+            ]
+        )
 
     def label(self, key: str) -> str:
         return next((s.label for s in self.systems if s.key == key), key)
@@ -274,33 +333,53 @@ def live_table(results: Results) -> str:
     return table(header, rows)
 
 
-def rounds_table(results: Results, users: int) -> str | None:
-    """The pairs measured at `users`, round by round; None for a single round."""
-    pairs = results.live_rounds(users)
-    if len(pairs) < 2:
+def rounds_table(results: Results) -> str | None:
+    """Issue 11's comparisons, round by round; None when the run measured one round."""
+    compared = [
+        (
+            "(a) execution path, Portfolio 20",
+            results.compared("polycool-exec", PEER, "Portfolio", 20),
+        ),
+        (
+            "(b) execution path, Portfolio 50, against the old design",
+            results.compared("polycool-exec", "old", "Portfolio", 50),
+        ),
+        *(
+            (f"(c) execution path, {name}", results.compared("polycool-exec", PEER, name))
+            for name in OTHER_SCENARIOS
+        ),
+        ("(d) cold, Portfolio 20", results.compared("polycool-cold", PEER, "Portfolio", 20)),
+        ("(f) kept answers, Portfolio 20", results.compared("polycool", PEER, "Portfolio", 20)),
+        *(
+            (f"(g) live prices, {users:,} users", results.live_rounds(users))
+            for users in sorted({int(p.extra["users"]) for p in results.live}, reverse=True)
+        ),
+    ]
+    most = max((len(rounds.pairs) for _, rounds in compared), default=0)
+    if most < 2:
         return None
-    rows = [
-        [
-            str(number),
-            num(ours.rps, 0),
-            latency(ours, ours.p95_ms),
-            num(peer.rps, 0),
-            latency(peer, peer.p95_ms),
-            f"{ours.rps / peer.rps:.2f}×" if peer.rps else "–",
-            each(ours, ours.server_cpu_ms_per_request, 2),
-        ]
-        for number, (ours, peer) in enumerate(pairs, 1)
+    rows = []
+    for name, rounds in compared:
+        if not rounds.pairs:
+            continue
+        cells = [times(ours, theirs) for ours, theirs in rounds.pairs]
+        cells += ["–"] * (most - len(cells))
+        rows.append([name, *cells, f"{rounds.ratio:.2f}×"])
+    return table(["comparison", *(f"round {n}" for n in range(1, most + 1)), "median"], rows)
+
+
+def rounds_section(results: Results) -> list[str]:
+    found = rounds_table(results)
+    if found is None:
+        return []
+    return [
+        "### Issue 11's comparisons, round by round\n",
+        "The systems are measured one after another, minutes apart, and the host's speed drifts "
+        "within minutes: after the first round (the tables below), the points issue 11 "
+        "compares are measured again, system after system, and the live workload's service "
+        "and PostGraphile back to back. Each target above reads the median of its rounds.\n",
+        found + "\n",
     ]
-    header = [
-        "round",
-        "service req/s",
-        "service p95 ms",
-        "PostGraphile req/s",
-        "PostGraphile p95 ms",
-        "× PostGraphile",
-        "service CPU ms/req",
-    ]
-    return table(header, rows)
 
 
 def issue_12_table(results: Results, scenarios: Sequence[Scenario]) -> str | None:
@@ -429,97 +508,76 @@ def targets(results: Results) -> list[Target]:
 
 def issue_11_targets(results: Results) -> list[Target]:
     """Issue 11's targets: the execution path (ANSWER_CACHE=false) and live prices. Listed
-    whether or not this run measured them ("–": not measured)."""
-
-    def at(system: str, scenario: str, positions: int | None = None) -> Point | None:
-        return results.point(system, scenario, positions, 10)
-
-    def faster(ours: Point | None, theirs: Point | None, goal: float) -> bool | None:
-        return None if ours is None or theirs is None else ours.rps >= goal * theirs.rps
+    whether or not this run measured them ("–": not measured). Each ratio is the median of the
+    rounds the run measured (Rounds)."""
 
     def both(*verdicts: bool | None) -> bool | None:
         return None if None in verdicts else all(verdicts)
 
-    exec20, peer20 = at("polycool-exec", "Portfolio", 20), at(PEER, "Portfolio", 20)
-    exec50, old50 = at("polycool-exec", "Portfolio", 50), at("old", "Portfolio", 50)
-    cold20, warm20 = at("polycool-cold", "Portfolio", 20), at("polycool", "Portfolio", 20)
+    def under(rounds: Rounds, limit: float) -> bool | None:
+        return None if rounds.p95_ms is None else rounds.p95_ms < limit
+
+    exec20 = results.compared("polycool-exec", PEER, "Portfolio", 20)
+    exec50 = results.compared("polycool-exec", "old", "Portfolio", 50)
+    others = [(name, results.compared("polycool-exec", PEER, name)) for name in OTHER_SCENARIOS]
+    cold20 = results.compared("polycool-cold", PEER, "Portfolio", 20)
+    warm20 = results.compared("polycool", PEER, "Portfolio", 20)
     found = [
         Target(
             "issue 11 (a): execution path (ANSWER_CACHE=false), Portfolio 20 positions, "
             "10 connections: throughput against PostGraphile; p95",
             "≥ 1.0×; < 15 ms",
-            f"{times(exec20, peer20)}; p95 {'–' if exec20 is None else f'{exec20.p95_ms:.2f} ms'}",
-            both(faster(exec20, peer20, 1.0), None if exec20 is None else exec20.p95_ms < 15),
+            f"{exec20.shown()}; p95 {exec20.p95_shown()}",
+            both(exec20.at_least(1.0), under(exec20, 15)),
         ),
         Target(
             "issue 11 (b): execution path, 50 positions, against the old design (its cache)",
             "≥ 10×",
-            times(exec50, old50),
-            faster(exec50, old50, 10),
+            exec50.shown(),
+            exec50.at_least(10),
         ),
-    ]
-    pairs = [(name, at("polycool-exec", name), at(PEER, name)) for name in OTHER_SCENARIOS]
-    found.append(
         Target(
             "issue 11 (c): execution path against PostGraphile, MarketsBatch (100 ids) and "
             "TrendingMarkets (first 20)",
             "≥ 1.0× each",
-            "; ".join(f"{name}: {times(a, b)}" for name, a, b in pairs),
-            both(*(faster(a, b, 1.0) for _, a, b in pairs)),
-        )
-    )
-    found.append(
+            "; ".join(f"{name}: {rounds.shown()}" for name, rounds in others),
+            both(*(rounds.at_least(1.0) for _, rounds in others)),
+        ),
         Target(
             "issue 11 (d): cold cache, Portfolio 20 positions, against PostGraphile",
             "≥ 0.5×",
-            times(cold20, peer20),
-            faster(cold20, peer20, 0.5),
-        )
-    )
-    commands = None if cold20 is None else cold20.redis_commands_per_request
-    found.append(
+            cold20.shown(),
+            cold20.at_least(0.5),
+        ),
+    ]
+    cold = results.point("polycool-cold", "Portfolio", 20, 10)
+    commands = None if cold is None else cold.redis_commands_per_request
+    found += [
         Target(
             "issue 11 (e): Redis commands for one cold Portfolio, 20 positions (INFO "
             "commandstats of the benchmark's Redis, per request)",
             "≤ 20",
             "–"
-            if cold20 is None
-            else f"{commands:.1f} ({num(cold20.redis_round_trips_per_request, 2)} round trips)",
+            if cold is None
+            else f"{commands:.1f} ({num(cold.redis_round_trips_per_request, 2)} round trips)",
             None if commands is None else commands <= 20,
-        )
-    )
-    found.append(
+        ),
         Target(
             "issue 11 (f): kept answers (warm cache), Portfolio 20 positions, against PostGraphile",
             "≥ 3×",
-            times(warm20, peer20),
-            faster(warm20, peer20, 3.0),
-        )
-    )
+            warm20.shown(),
+            warm20.at_least(3.0),
+        ),
+    ]
     for users in sorted({int(p.extra["users"]) for p in results.live}, reverse=True) or [1000]:
-        name = (
-            f"issue 11 (g): live prices, {users:,} users' Portfolios (10 positions each) "
-            "while their markets move every second: against PostGraphile; p95"
-        )
-        rounds = results.live_rounds(users)
-        if len(rounds) > 1:
-            # The median round: a ratio of two points minutes apart moves with the host.
-            ratios = [ours.rps / peer.rps for ours, peer in rounds]
-            middle = statistics.median(ratios)
-            p95 = statistics.median(ours.p95_ms for ours, _ in rounds)
-            value = (
-                f"{middle:.2f}×, the median of {len(rounds)} rounds "
-                f"({', '.join(f'{r:.2f}×' for r in ratios)}); p95 {p95:.2f} ms (median)"
-            )
-            found.append(Target(name, "≥ 1.5×; < 25 ms", value, middle >= 1.5 and p95 < 25))
-            continue
-        ours, peer = results.live_point("polycool", users), results.live_point(PEER, users)
+        live = results.live_rounds(users)
         found.append(
             Target(
-                name,
+                f"issue 11 (g): live prices, {users:,} users' Portfolios (10 positions each) "
+                "while their markets move every second: against PostGraphile; p95",
                 "≥ 1.5×; < 25 ms",
-                f"{times(ours, peer)}; p95 {'–' if ours is None else f'{ours.p95_ms:.2f} ms'}",
-                both(faster(ours, peer, 1.5), None if ours is None else ours.p95_ms < 25),
+                f"{live.shown()}; p95 {live.p95_shown()}",
+                both(live.at_least(1.5), under(live, 25)),
             )
         )
     return found
@@ -712,6 +770,7 @@ def render(results: Results, scenarios: Sequence[Scenario], images: Sequence[str
             ],
         )
         + "\n",
+        *rounds_section(results),
         "### The old audit's claims\n",
         audit(results) + "\n",
         "### Same answers\n",
@@ -744,17 +803,6 @@ def render(results: Results, scenarios: Sequence[Scenario], images: Sequence[str
             *(f"- {line}" for line in results.live_checks),
             "",
         ]
-        for users in sorted({int(p.extra["users"]) for p in results.live}, reverse=True):
-            rounds = rounds_table(results, users)
-            if rounds is not None:
-                out += [
-                    f"#### The service and PostGraphile again, {users:,} users, round by round\n",
-                    "Round 1 is the rows above (in a full run, other systems run between "
-                    "the two); each later round runs them back to back. The host's speed "
-                    "drifts within minutes, so issue 11's (g) reads the median of the "
-                    "rounds' ratios.\n",
-                    rounds + "\n",
-                ]
     if results.profiles:
         out += [
             "### Profiles (generated)\n",

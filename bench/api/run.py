@@ -9,8 +9,11 @@ path with no whole answers kept, cold, two uvicorn workers), the old design
 drives every scenario; counters are read around each point; py-spy profiles the live workload
 and the Portfolio path, warm and executed (bench/api/profile.py); the mixed bot workload runs on
 the service and the old design; the live-price workload (bench/api/live.py) on the service, the
-old design and PostGraphile. Writes docs/benchmarks.md (between its markers), its plots and the
-raw results in docs/benchmarks/, then drops the database and stops every process it started.
+old design and PostGraphile. Issue 11's targets compare points minutes apart, and the host's
+speed drifts within minutes: the points they compare, and the live workload's service and
+PostGraphile, are measured in `--rounds` rounds (3), and each target reads its median ratio.
+Writes docs/benchmarks.md (between its markers), its plots and the raw results in
+docs/benchmarks/, then drops the database and stops every process it started.
 
 `--only issue-11` runs the points issue 11's targets read and the live workload only, and
 writes its page to a folder of its own (not over docs/benchmarks.md's last full run).
@@ -49,7 +52,7 @@ from bench.api.probes import Probe
 from bench.api.profile import find_py_spy, profile_service
 from bench.api.report import Results, load_results, plain, plots, render, write_page
 from bench.api.scenarios import Bodies, Scenario, answer, measure
-from bench.api.servers import BENCH, POSTGRAPHILE_CLI, System, redis_server, running
+from bench.api.servers import BENCH, POSTGRAPHILE_CLI, Running, System, redis_server, running
 from settings import ROOT
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -88,6 +91,15 @@ SCENARIOS = (*PORTFOLIOS, *OTHERS, *ISSUE_12)
 # The systems whose Portfolio (20 positions) py-spy profiles, and the files' names.
 PROFILED = {"polycool": "profile-portfolio-20", "polycool-exec": "profile-portfolio-20-executed"}
 SWEEP = (1, 5, 20, 50)  # concurrencies besides 10, for Portfolio with 20 positions
+# The points issue 11's targets compare, by system: measured again in each round after the
+# first (--rounds), at 10 connections.
+ROUNDED = {
+    "polycool": ("Portfolio-20",),
+    "polycool-exec": ("Portfolio-20", "Portfolio-50", "MarketsBatch", "TrendingMarkets"),
+    "polycool-cold": ("Portfolio-20",),
+    "old": ("Portfolio-50",),
+    "postgraphile": ("Portfolio-20", "MarketsBatch", "TrendingMarkets"),
+}
 # What `--only NAME` runs: systems, scenarios (at 10 connections only), whether the live
 # workload runs too.
 ONLY = {
@@ -109,7 +121,7 @@ What the API costs under load, against the old design and PostGraphile, on the s
 machine, in one command:
 
 ```sh
-make bench          # or: .venv/bin/python -m bench.api   (about 16 minutes)
+make bench          # or: .venv/bin/python -m bench.api   (about 25 minutes)
 ```
 
 It needs wrk (`apt-get install -y wrk`), redis-server, Node.js 20 with npm (PostGraphile 4,
@@ -201,11 +213,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--live-duration", type=float, default=15)
     parser.add_argument("--live-warmup", type=float, default=5)
     parser.add_argument(
-        "--live-rounds",
+        "--rounds",
         type=int,
         default=3,
-        help="pairs of the service and PostGraphile at 1,000 users, back to back; issue 11's "
-        "(g) reads the median of their ratios",
+        help="how many times issue 11's targets are measured (the points they compare, and the "
+        "live workload's service and PostGraphile at 1,000 users); each target reads the "
+        "median of its rounds' ratios",
     )
     parser.add_argument(
         "--only",
@@ -327,9 +340,12 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
             # system key -> scenario key -> the answer to its first body (agreement.py)
             answers: dict[str, dict[str, Any]] = {}
             points = not (args.mixed_only or args.live_only)
-            for system in systems:
-                if system.mixed_only or not points:
-                    continue
+
+            async def measured(
+                system: System, wanted: list[tuple[Scenario, int]], round_: int
+            ) -> None:
+                """`wanted`'s points on a server of its own; the first round also asks for the
+                answers agreement.py compares and takes the profiles."""
                 if given_redis is None:
                     redis.Redis.from_url(redis_url).flushall()
                 prefix = f"bench-{system.key}-{secrets.token_hex(3)}"
@@ -342,13 +358,14 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                         f"{server.base_url}/metrics" if system.counted else None,
                     )
                     try:
-                        answers[system.key] = {
-                            scenario_key(s): await answer(
-                                server.base_url, bodies.path(system.kind, s)
-                            )
-                            for s in compared(system, args.scenarios)
-                        }
-                        for scenario, concurrency in plan(system, args.scenarios):
+                        if round_ == 1:
+                            answers[system.key] = {
+                                scenario_key(s): await answer(
+                                    server.base_url, bodies.path(system.kind, s)
+                                )
+                                for s in compared(system, args.scenarios)
+                            }
+                        for scenario, concurrency in wanted:
                             log(f"{system.label}: {scenario.label}, {concurrency} connections")
                             point = await measure(
                                 server,
@@ -361,26 +378,48 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                                 script=script,
                             )
                             log(f"  {point.rps:,.0f} req/s, p95 {point.p95_ms:.2f} ms")
+                            if round_ > 1:
+                                point.extra["round"] = round_
                             results.points.append(point)
-                        if system.key in PROFILED and args.profile_seconds > 0:
-                            log(f"{system.label}: profiling Portfolio, 20 positions, with py-spy")
-                            found = await profile_service(
-                                server,
-                                bodies.path("polycool", Scenario("Portfolio", 20)),
-                                name=PROFILED[system.key],
-                                load=f"{system.label}: Portfolio, 20 positions, 10 connections",
-                                script=script,
-                                folder=args.output.parent / "benchmarks",
-                                seconds=args.profile_seconds,
-                            )
-                            if found is None:
-                                missing = "py-spy not found: no profile this run"
-                                if missing not in results.notes:
-                                    results.notes.append(missing)
-                            else:
-                                results.profiles.append(found)
+                        if round_ == 1 and system.key in PROFILED and args.profile_seconds > 0:
+                            await profiled(system, server)
                     finally:
                         probe.close()
+
+            async def profiled(system: System, server: Running) -> None:
+                log(f"{system.label}: profiling Portfolio, 20 positions, with py-spy")
+                found = await profile_service(
+                    server,
+                    bodies.path("polycool", Scenario("Portfolio", 20)),
+                    name=PROFILED[system.key],
+                    load=f"{system.label}: Portfolio, 20 positions, 10 connections",
+                    script=script,
+                    folder=args.output.parent / "benchmarks",
+                    seconds=args.profile_seconds,
+                )
+                if found is None:
+                    missing = "py-spy not found: no profile this run"
+                    if missing not in results.notes:
+                        results.notes.append(missing)
+                else:
+                    results.profiles.append(found)
+
+            for system in systems:
+                if not system.mixed_only and points:
+                    await measured(system, plan(system, args.scenarios), 1)
+            # Each system's points come minutes after the last system's, and the host's speed
+            # drifts within minutes: the points issue 11's targets compare are measured again,
+            # a round at a time, and each target reads its median ratio (report.py).
+            for round_ in range(2, args.rounds + 1) if points else ():
+                log(f"round {round_} of {args.rounds}: the points of issue 11's targets again")
+                for system in systems:
+                    again = [
+                        (s, c)
+                        for s, c in plan(system, args.scenarios)
+                        if c == 10 and scenario_key(s) in ROUNDED.get(system.key, ())
+                    ]
+                    if again:
+                        await measured(system, again, round_)
             if points:
                 results.agreement = agreement(answers)
             if not (args.no_mixed or args.live_only):
@@ -399,7 +438,7 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                     seed=args.seed,
                     flush_redis=given_redis is None,
                     profile=(args.output.parent / "benchmarks", args.profile_seconds),
-                    rounds=args.live_rounds,
+                    rounds=args.rounds,
                 )
     results.seconds = time.monotonic() - started
     busy = [
