@@ -121,7 +121,7 @@ What the API costs under load, against the old design and PostGraphile, on the s
 machine, in one command:
 
 ```sh
-make bench          # or: .venv/bin/python -m bench.api   (about 25 minutes)
+make bench          # or: .venv/bin/python -m bench.api   (about 22 minutes)
 ```
 
 It needs wrk (`apt-get install -y wrk`), redis-server, Node.js 20 with npm (PostGraphile 4,
