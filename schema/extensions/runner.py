@@ -95,7 +95,7 @@ class _One(_Phase):
 
     __slots__ = ("_manager",)
 
-    def __init__(self, manager: AbstractContextManager[None]) -> None:
+    def __init__(self, manager: AbstractContextManager[object]) -> None:
         self._manager = manager
 
     def __enter__(self) -> None:
@@ -110,26 +110,20 @@ class _One(_Phase):
         self._manager.__exit__(kind, error, traceback)
 
 
-class _Several(_Phase):
-    """Several generator hooks, entered in order and left in reverse, as Strawberry's stack."""
+class _Several(_One):
+    """Several generator hooks, entered in order on an ExitStack, as Strawberry's stack: the
+    stack is the one manager left on exit, which leaves them in reverse."""
 
     __slots__ = ("_managers", "_stack")
 
     def __init__(self, managers: list[AbstractContextManager[None]]) -> None:
-        self._managers = managers
         self._stack = ExitStack()
+        super().__init__(self._stack)
+        self._managers = managers
 
     def __enter__(self) -> None:
         for manager in self._managers:
             self._stack.enter_context(manager)
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._stack.__exit__(kind, error, traceback)
 
 
 Phase = _Phase | ExtensionContextManagerBase
