@@ -333,28 +333,44 @@ def live_table(results: Results) -> str:
     return table(header, rows)
 
 
+@dataclass(frozen=True)
+class Issue11:
+    """What issue 11's targets compare, each in the rounds the run measured: the targets read
+    these, and the page shows them round by round."""
+
+    executed: Rounds  # (a) Portfolio 20, ANSWER_CACHE=false
+    against_old: Rounds  # (b) the same at 50 positions, against the old design
+    others: list[tuple[str, Rounds]]  # (c) by scenario
+    cold: Rounds  # (d) Portfolio 20, cold
+    kept: Rounds  # (f) Portfolio 20, answers kept
+    live: list[tuple[int, Rounds]]  # (g) by users (1,000 when the run had no live workload)
+
+    @classmethod
+    def of(cls, results: Results) -> Issue11:
+        users = sorted({int(p.extra["users"]) for p in results.live}, reverse=True) or [1000]
+        return cls(
+            executed=results.compared("polycool-exec", PEER, "Portfolio", 20),
+            against_old=results.compared("polycool-exec", "old", "Portfolio", 50),
+            others=[(n, results.compared("polycool-exec", PEER, n)) for n in OTHER_SCENARIOS],
+            cold=results.compared("polycool-cold", PEER, "Portfolio", 20),
+            kept=results.compared("polycool", PEER, "Portfolio", 20),
+            live=[(n, results.live_rounds(n)) for n in users],
+        )
+
+    def labelled(self) -> list[tuple[str, Rounds]]:
+        return [
+            ("(a) execution path, Portfolio 20", self.executed),
+            ("(b) execution path, Portfolio 50, against the old design", self.against_old),
+            *((f"(c) execution path, {name}", rounds) for name, rounds in self.others),
+            ("(d) cold, Portfolio 20", self.cold),
+            ("(f) kept answers, Portfolio 20", self.kept),
+            *((f"(g) live prices, {users:,} users", rounds) for users, rounds in self.live),
+        ]
+
+
 def rounds_table(results: Results) -> str | None:
     """Issue 11's comparisons, round by round; None when the run measured one round."""
-    compared = [
-        (
-            "(a) execution path, Portfolio 20",
-            results.compared("polycool-exec", PEER, "Portfolio", 20),
-        ),
-        (
-            "(b) execution path, Portfolio 50, against the old design",
-            results.compared("polycool-exec", "old", "Portfolio", 50),
-        ),
-        *(
-            (f"(c) execution path, {name}", results.compared("polycool-exec", PEER, name))
-            for name in OTHER_SCENARIOS
-        ),
-        ("(d) cold, Portfolio 20", results.compared("polycool-cold", PEER, "Portfolio", 20)),
-        ("(f) kept answers, Portfolio 20", results.compared("polycool", PEER, "Portfolio", 20)),
-        *(
-            (f"(g) live prices, {users:,} users", results.live_rounds(users))
-            for users in sorted({int(p.extra["users"]) for p in results.live}, reverse=True)
-        ),
-    ]
+    compared = Issue11.of(results).labelled()
     most = max((len(rounds.pairs) for _, rounds in compared), default=0)
     if most < 2:
         return None
@@ -517,11 +533,9 @@ def issue_11_targets(results: Results) -> list[Target]:
     def under(rounds: Rounds, limit: float) -> bool | None:
         return None if rounds.p95_ms is None else rounds.p95_ms < limit
 
-    exec20 = results.compared("polycool-exec", PEER, "Portfolio", 20)
-    exec50 = results.compared("polycool-exec", "old", "Portfolio", 50)
-    others = [(name, results.compared("polycool-exec", PEER, name)) for name in OTHER_SCENARIOS]
-    cold20 = results.compared("polycool-cold", PEER, "Portfolio", 20)
-    warm20 = results.compared("polycool", PEER, "Portfolio", 20)
+    compared = Issue11.of(results)
+    exec20, exec50, others = compared.executed, compared.against_old, compared.others
+    cold20, warm20 = compared.cold, compared.kept
     found = [
         Target(
             "issue 11 (a): execution path (ANSWER_CACHE=false), Portfolio 20 positions, "
@@ -569,8 +583,7 @@ def issue_11_targets(results: Results) -> list[Target]:
             warm20.at_least(3.0),
         ),
     ]
-    for users in sorted({int(p.extra["users"]) for p in results.live}, reverse=True) or [1000]:
-        live = results.live_rounds(users)
+    for users, live in compared.live:
         found.append(
             Target(
                 f"issue 11 (g): live prices, {users:,} users' Portfolios (10 positions each) "
