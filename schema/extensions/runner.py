@@ -117,8 +117,8 @@ class _Several(_One):
     __slots__ = ("_managers", "_stack")
 
     def __init__(self, managers: list[AbstractContextManager[None]]) -> None:
-        self._stack = ExitStack()
-        super().__init__(self._stack)
+        # _One's state, set here: a call less per request and phase.
+        self._manager = self._stack = ExitStack()
         self._managers = managers
 
     def __enter__(self) -> None:
