@@ -128,7 +128,8 @@ It needs wrk (`apt-get install -y wrk`), redis-server, Node.js 20 with npm (Post
 `bench/package-lock.json`) and the `bench` extra (`pip install '.[bench]'`: matplotlib, psutil,
 py-spy); `make bench` installs the last two. Everything runs on 127.0.0.1: a database of its own
 on DATABASE_URL's server (default the machine's PostgreSQL), dropped at the end; a Redis of its
-own; each system in turn, alone on the machine with PostgreSQL, Redis and wrk.
+own, the first `redis-server` on PATH (the machine table names its version); each system in turn,
+alone on the machine with PostgreSQL, Redis and wrk.
 
 How to read the tables:
 
