@@ -145,16 +145,20 @@ async def live(
             rng=random.Random(seed),
         )
         state = await held_state(connection, markets)
-
-        async def measured(system: System, users: int, profiled: bool) -> tuple[Point, Any]:
-            row = telegram_ids[:users]
+        # Each row's held markets and their starting prices: the same for every run of it
+        # (put_back restores the prices, and nothing opens or closes a position).
+        starts: dict[int, dict[str, Decimal]] = {}
+        for users in (LIVE_USERS, FEW_USERS):
             held = await connection.fetch(
                 "SELECT DISTINCT p.market_id FROM position AS p "
                 "JOIN app_user AS u ON u.id = p.user_id "
                 "WHERE u.telegram_id = ANY($1::bigint[]) AND p.status = 'ACTIVE'",
-                row,
+                telegram_ids[:users],
             )
-            start = {r["market_id"]: state.prices[r["market_id"]][0] for r in held}
+            starts[users] = {r["market_id"]: state.prices[r["market_id"]][0] for r in held}
+
+        async def measured(system: System, users: int, profiled: bool) -> tuple[Point, Any]:
+            row, start = telegram_ids[:users], starts[users]
             await put_back(connection, state)
             if flush_redis:
                 redis.Redis.from_url(redis_url).flushall()
