@@ -26,6 +26,12 @@ ISSUE_12_SCENARIOS = ("Claimable", "TradeHistory", "SmartTrades", "Leaderboard")
 KIND_ORDER = ("answer", "user", "user_positions", "market", "position", "trending")
 
 
+def round_of(point: Point) -> int:
+    """The round a point was measured in: 1 unless marked (bench/api/run.py, live.py), as in
+    results written before rounds."""
+    return int(point.extra.get("round", 1))
+
+
 class Rounds:
     """One comparison (ours against theirs, same load) measured in one or more rounds.
 
@@ -35,6 +41,13 @@ class Rounds:
 
     def __init__(self, pairs: list[tuple[Point | None, Point | None]]) -> None:
         self.pairs = [(a, b) for a, b in pairs if a is not None and b is not None and b.rps]
+
+    @classmethod
+    def of(
+        cls, points: Iterable[Point], pair: Callable[[int], tuple[Point | None, Point | None]]
+    ) -> Rounds:
+        """`pair` of each round that `points` hold, in order."""
+        return cls([pair(r) for r in sorted({round_of(p) for p in points})])
 
     @property
     def ratios(self) -> list[float]:
@@ -92,7 +105,7 @@ class Results:
                 scenario,
                 positions,
                 c,
-            ) and p.extra.get("round", 1) == round_:
+            ) and round_of(p) == round_:
                 return p
         return None
 
@@ -100,15 +113,12 @@ class Results:
         self, ours: str, theirs: str, scenario: str, positions: int | None = None
     ) -> Rounds:
         """`ours` against `theirs` on a scenario at 10 connections, in each round measured."""
-        found = sorted({int(p.extra.get("round", 1)) for p in self.points})
-        return Rounds(
-            [
-                (
-                    self.point(ours, scenario, positions, 10, r),
-                    self.point(theirs, scenario, positions, 10, r),
-                )
-                for r in found
-            ]
+        return Rounds.of(
+            self.points,
+            lambda r: (
+                self.point(ours, scenario, positions, 10, r),
+                self.point(theirs, scenario, positions, 10, r),
+            ),
         )
 
     def live_point(self, system: str, users: int, round_: int = 1) -> Point | None:
@@ -116,9 +126,7 @@ class Results:
             (
                 p
                 for p in self.live
-                if p.system == system
-                and p.extra.get("users") == users
-                and p.extra.get("round", 1) == round_
+                if p.system == system and p.extra.get("users") == users and round_of(p) == round_
             ),
             None,
         )
@@ -126,12 +134,9 @@ class Results:
     def live_rounds(self, users: int) -> Rounds:
         """The service against PostGraphile in each round measured at `users`
         (bench/api/live.py); a run before rounds has its one pair."""
-        found = sorted({int(p.extra.get("round", 1)) for p in self.live})
-        return Rounds(
-            [
-                (self.live_point("polycool", users, r), self.live_point(PEER, users, r))
-                for r in found
-            ]
+        return Rounds.of(
+            self.live,
+            lambda r: (self.live_point("polycool", users, r), self.live_point(PEER, users, r)),
         )
 
     def label(self, key: str) -> str:
@@ -277,7 +282,7 @@ def ratio(pair: tuple[float, float] | None) -> str:
 def live_table(results: Results) -> str:
     rows = []
     for point in results.live:
-        if point.extra.get("round", 1) != 1:
+        if round_of(point) != 1:
             continue  # the rounds after the first have a table of their own
         users = int(point.extra["users"])
         peer = results.live_point(PEER, users)
