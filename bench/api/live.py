@@ -49,7 +49,7 @@ from bench.api.mixed import send_each_once
 from bench.api.price_feed import PriceWalk, graphql_writer, moving_prices, sql_writer
 from bench.api.probes import Probe
 from bench.api.profile import Profile, profile_service
-from bench.api.report import Results
+from bench.api.report import LIVE_PAIR, Results
 from bench.api.scenarios import Point, Scenario, answer, measure
 from bench.api.servers import Running, System, running
 
@@ -63,8 +63,6 @@ FIRST_TELEGRAM_ID = 9_100_000_000  # above the sized users' (bench/api/data.py)
 SYSTEMS = ("polycool", "polycool-2w", "old", "postgraphile")
 FRESH_CHECKED = 10
 PROFILED = "polycool"  # the service as it deploys, profiled at LIVE_USERS
-# The pair measured again in each round after the first, at LIVE_USERS: issue 11's (g).
-ROUNDED = ("polycool", "postgraphile")
 CONNECTIONS = 10
 
 
@@ -127,7 +125,7 @@ async def live(
 ) -> None:
     """Both rows for each of `systems` that the workload has, into results.live; the profile
     (the folder of its files, its seconds: 0 for none) of the service at LIVE_USERS into
-    results.profiles; then `rounds - 1` more pairs of the ROUNDED systems at LIVE_USERS, each
+    results.profiles; then `rounds - 1` more pairs of LIVE_PAIR (report.py) at LIVE_USERS, each
     point marked with its round (the rows are round 1)."""
     chosen = [s for s in systems if s.key in SYSTEMS]
     if not chosen:
@@ -193,8 +191,9 @@ async def live(
             results.live_checks += [
                 f"{users:,} users, before the first tick: {line}" for line in agreement(answers)
             ]
-        paired = [s for s in chosen if s.key in ROUNDED]
-        if len(paired) < len(ROUNDED):
+        # The pair measured again in each round after the first, at LIVE_USERS: issue 11's (g).
+        paired = [s for s in chosen if s.key in LIVE_PAIR]
+        if len(paired) < len(LIVE_PAIR):
             return  # no ratio to measure again
         for round_ in range(2, rounds + 1):
             log(f"round {round_} of {rounds}: the service and PostGraphile again")

@@ -22,6 +22,20 @@ END = "<!-- bench:end -->"
 CONCURRENCIES = (1, 5, 10, 20, 50)
 PEER = "postgraphile"
 OTHER_SCENARIOS = ("MarketsBatch", "TrendingMarkets")
+# What issue 11's targets compare at 10 connections, each (ours, theirs, scenario): read by the
+# targets and the rounds table (Issue11), and measured again in each round (run.py).
+EXECUTED = ("polycool-exec", PEER, Scenario("Portfolio", 20))  # (a)
+AGAINST_OLD = ("polycool-exec", "old", Scenario("Portfolio", 50))  # (b)
+OTHERS = tuple(("polycool-exec", PEER, Scenario(name)) for name in OTHER_SCENARIOS)  # (c)
+COLD = ("polycool-cold", PEER, Scenario("Portfolio", 20))  # (d)
+KEPT = ("polycool", PEER, Scenario("Portfolio", 20))  # (f)
+# (g): the live workload's pair (bench/api/live.py measures it again in each round).
+LIVE_PAIR = ("polycool", PEER)
+ROUNDED = {
+    (system, scenario)
+    for ours, theirs, scenario in (EXECUTED, AGAINST_OLD, *OTHERS, COLD, KEPT)
+    for system in (ours, theirs)
+}
 ISSUE_12_SCENARIOS = ("Claimable", "TradeHistory", "SmartTrades", "Leaderboard")
 KIND_ORDER = ("answer", "user", "user_positions", "market", "position", "trending")
 
@@ -109,15 +123,15 @@ class Results:
                 return p
         return None
 
-    def compared(
-        self, ours: str, theirs: str, scenario: str, positions: int | None = None
-    ) -> Rounds:
-        """`ours` against `theirs` on a scenario at 10 connections, in each round measured."""
+    def compared(self, comparison: tuple[str, str, Scenario]) -> Rounds:
+        """Ours against theirs on a scenario at 10 connections, in each round measured."""
+        ours, theirs, scenario = comparison
+        name, positions = scenario.name, scenario.positions
         return Rounds.of(
             self.points,
             lambda r: (
-                self.point(ours, scenario, positions, 10, r),
-                self.point(theirs, scenario, positions, 10, r),
+                self.point(ours, name, positions, 10, r),
+                self.point(theirs, name, positions, 10, r),
             ),
         )
 
@@ -134,9 +148,10 @@ class Results:
     def live_rounds(self, users: int) -> Rounds:
         """The service against PostGraphile in each round measured at `users`
         (bench/api/live.py); a run before rounds has its one pair."""
+        ours, theirs = LIVE_PAIR
         return Rounds.of(
             self.live,
-            lambda r: (self.live_point("polycool", users, r), self.live_point(PEER, users, r)),
+            lambda r: (self.live_point(ours, users, r), self.live_point(theirs, users, r)),
         )
 
     def label(self, key: str) -> str:
@@ -354,11 +369,11 @@ class Issue11:
     def of(cls, results: Results) -> Issue11:
         users = sorted({int(p.extra["users"]) for p in results.live}, reverse=True) or [1000]
         return cls(
-            executed=results.compared("polycool-exec", PEER, "Portfolio", 20),
-            against_old=results.compared("polycool-exec", "old", "Portfolio", 50),
-            others=[(n, results.compared("polycool-exec", PEER, n)) for n in OTHER_SCENARIOS],
-            cold=results.compared("polycool-cold", PEER, "Portfolio", 20),
-            kept=results.compared("polycool", PEER, "Portfolio", 20),
+            executed=results.compared(EXECUTED),
+            against_old=results.compared(AGAINST_OLD),
+            others=[(other[2].name, results.compared(other)) for other in OTHERS],
+            cold=results.compared(COLD),
+            kept=results.compared(KEPT),
             live=[(n, results.live_rounds(n)) for n in users],
         )
 

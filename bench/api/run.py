@@ -50,7 +50,15 @@ from bench.api.load import SCRIPT, require_wrk, write_bodies
 from bench.api.mixed import mixed_bodies, price_updates, send_each_once, steady_state_bodies
 from bench.api.probes import Probe
 from bench.api.profile import find_py_spy, profile_service
-from bench.api.report import Results, load_results, plain, plots, render, write_page
+from bench.api.report import (
+    ROUNDED,
+    Results,
+    load_results,
+    plain,
+    plots,
+    render,
+    write_page,
+)
 from bench.api.scenarios import Bodies, Scenario, answer, measure
 from bench.api.servers import BENCH, POSTGRAPHILE_CLI, Running, System, redis_server, running
 from settings import ROOT
@@ -91,15 +99,6 @@ SCENARIOS = (*PORTFOLIOS, *OTHERS, *ISSUE_12)
 # The systems whose Portfolio (20 positions) py-spy profiles, and the files' names.
 PROFILED = {"polycool": "profile-portfolio-20", "polycool-exec": "profile-portfolio-20-executed"}
 SWEEP = (1, 5, 20, 50)  # concurrencies besides 10, for Portfolio with 20 positions
-# The points issue 11's targets compare, by system: measured again in each round after the
-# first (--rounds), at 10 connections.
-ROUNDED = {
-    "polycool": ("Portfolio-20",),
-    "polycool-exec": ("Portfolio-20", "Portfolio-50", "MarketsBatch", "TrendingMarkets"),
-    "polycool-cold": ("Portfolio-20",),
-    "old": ("Portfolio-50",),
-    "postgraphile": ("Portfolio-20", "MarketsBatch", "TrendingMarkets"),
-}
 # What `--only NAME` runs: systems, scenarios (at 10 connections only), whether the live
 # workload runs too.
 ONLY = {
@@ -417,7 +416,7 @@ async def run(args: argparse.Namespace, systems: list[System], folder: Path) -> 
                     again = [
                         (s, c)
                         for s, c in plan(system, args.scenarios)
-                        if c == 10 and scenario_key(s) in ROUNDED.get(system.key, ())
+                        if c == 10 and (system.key, s) in ROUNDED
                     ]
                     if again:
                         await measured(system, again, round_)
