@@ -117,7 +117,9 @@ class _Several(_One):
     __slots__ = ("_managers", "_stack")
 
     def __init__(self, managers: list[AbstractContextManager[None]]) -> None:
-        # _One's state, set here: a call less per request and phase.
+        # _One's state set here, not by its __init__: a call less per request and phase. The
+        # stack is kept twice: as `_manager` for _One's exit, and as `_stack`, typed as the
+        # ExitStack whose enter_context __enter__ calls.
         self._manager = self._stack = ExitStack()
         self._managers = managers
 
